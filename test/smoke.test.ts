@@ -1,0 +1,2 @@
+import t from 'tap';
+t.equal(typeof process.versions.node, 'string');
