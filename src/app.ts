@@ -1,0 +1,80 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Config } from './config.ts';
+import type { Database } from './db/open-database.ts';
+import type { Services } from './services.ts';
+import { registerProblemHandlers } from './plugins/problem.ts';
+import { registerSecurityHeaders } from './plugins/security-headers.ts';
+import { ProblemSchema } from './routes/schemas.ts';
+import { healthRoutes } from './routes/health.ts';
+import { adminApiRoutes } from './routes/admin-api.ts';
+import { gatewayApiRoutes } from './routes/gateway-api.ts';
+import { payloadRoutes } from './routes/payloads.ts';
+
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  services: Services;
+  logger?: FastifyBaseLogger;
+}
+
+/** Paths and headers whose values are secrets; pino replaces them before anything is written. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  '*.serverShare',
+  '*.envelopeSecret',
+  '*.secret',
+  '*.passphrase',
+  '*.token',
+  '*.credential',
+  'serverShare',
+  'envelopeSecret',
+  'token',
+];
+
+/**
+ * The key service as a function of its dependencies. Registration order is fixed: cross-cutting
+ * handlers first, the OpenAPI generator before any route (it records routes as they are added).
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, database, services } = deps;
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    trustProxy: config.trustProxy,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  registerProblemHandlers(app);
+  registerSecurityHeaders(app);
+  app.addSchema(ProblemSchema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Waxseal key service',
+        version: '1',
+        description: 'Stores envelope keys for gateways and releases them to recipients. Errors are application/problem+json.',
+      },
+      servers: [{ url: config.publicUrl }],
+      components: {
+        securitySchemes: {
+          adminToken: { type: 'http', scheme: 'bearer', description: 'Administrator token (wxa_…) from `waxseal admin init`' },
+          gatewayCredential: { type: 'http', scheme: 'bearer', description: 'Gateway credential (wxg_…) from provisioning a profile' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, { ping: () => database.ping() });
+  await app.register(adminApiRoutes, { prefix: '/api/v1/admin', services });
+  await app.register(gatewayApiRoutes, { prefix: '/api/v1', services, config });
+  await app.register(payloadRoutes, { services });
+  return app;
+}

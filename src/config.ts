@@ -1,0 +1,118 @@
+import path from 'node:path';
+
+/**
+ * The key service's configuration, read once from the environment at start.
+ * This is the only module that reads process.env: everything else receives a Config.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  /** Folder for the embedded database, the generated KEK file and the payload store. */
+  dataDir: string;
+  /** PostgreSQL connection string; absent means the embedded database (PGlite) in dataDir. */
+  databaseUrl: string | null;
+  /** The address recipients' browsers reach the key service at (form action in securedoc.html). */
+  publicUrl: string;
+  /** Where payloads by reference are fetched from, when it differs from publicUrl. */
+  payloadUrl: string | null;
+  /** Key-encryption keys: inline from WAXSEAL_KEK, from WAXSEAL_KEK_FILE, or generated in dataDir. */
+  kek: { source: 'env'; value: string } | { source: 'file'; path: string; create: boolean };
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest request body the API accepts (payload uploads), bytes. */
+  maxPayloadBytes: number;
+  trustProxy: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `"${raw}" is not a whole number`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `${n} is outside ${min}..${max}`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `"${raw}" is not true or false`);
+}
+
+function httpUrl(env: Env, name: string, fallback: string | null): string | null {
+  const raw = str(env, name) ?? fallback;
+  if (raw === null) return null;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `"${raw}" is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new ConfigError(name, `"${raw}" must start with http:// or https://`);
+  }
+  if (u.search || u.hash) throw new ConfigError(name, 'must not carry a query or fragment');
+  return u.toString().replace(/\/+$/, '');
+}
+
+export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
+  const port = int(env, 'PORT', 8080, 0, 65535);
+  const host = str(env, 'HOST') ?? '0.0.0.0';
+  const dataDir = path.resolve(cwd, str(env, 'DATA_DIR') ?? 'data');
+
+  const databaseUrl = str(env, 'DATABASE_URL') ?? null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must start with postgres:// or postgresql://');
+  }
+
+  const publicUrl = httpUrl(env, 'PUBLIC_URL', `http://localhost:${port === 0 ? 8080 : port}`)!;
+  const payloadUrl = httpUrl(env, 'PAYLOAD_URL', null);
+
+  const kekInline = str(env, 'WAXSEAL_KEK');
+  const kekFile = str(env, 'WAXSEAL_KEK_FILE');
+  if (kekInline && kekFile) {
+    throw new ConfigError('WAXSEAL_KEK', 'set either WAXSEAL_KEK or WAXSEAL_KEK_FILE, not both');
+  }
+  const kek: Config['kek'] = kekInline
+    ? { source: 'env', value: kekInline }
+    : kekFile
+      ? { source: 'file', path: path.resolve(cwd, kekFile), create: false }
+      : { source: 'file', path: path.join(dataDir, 'kek.json'), create: true };
+
+  const logLevelRaw = (str(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
+    throw new ConfigError('LOG_LEVEL', `"${logLevelRaw}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  return {
+    port,
+    host,
+    dataDir,
+    databaseUrl,
+    publicUrl,
+    payloadUrl,
+    kek,
+    logLevel: logLevelRaw as Config['logLevel'],
+    maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 40 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+  };
+}

@@ -1,0 +1,101 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Hand-written table types. bigint columns come back as numbers on both drivers
+ * (the pg pool is given an int8 parser, see open-database.ts); bytea is a Uint8Array
+ * (a Buffer on pg, which is one).
+ */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface OrganisationsTable {
+  id: Generated<string>;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface UsersTable {
+  id: Generated<string>;
+  org_id: string;
+  email: string;
+  role: 'admin';
+  created_at: Timestamp;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  secret_hash: Uint8Array;
+  label: string;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface ProfilesTable {
+  id: Generated<string>;
+  org_id: string;
+  name: string;
+  settings: Json<unknown>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface GatewayCredentialsTable {
+  id: string;
+  profile_id: string;
+  secret_hash: Uint8Array;
+  admin_email: string;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface EnvelopesTable {
+  id: string;
+  org_id: string;
+  profile_id: string;
+  credential_id: string;
+  sender: string;
+  subject: string | null;
+  security_level: 'high' | 'medium' | 'none';
+  locale: string;
+  algorithm: 'aes-256-gcm' | 'aes-192-gcm';
+  flags: Json<unknown>;
+  expires_at: NullableTimestamp;
+  read_by: NullableTimestamp;
+  payload_transport: 'inline' | 'reference';
+  payload_digest: string;
+  payload_size: ColumnType<number, number, number>;
+  payload_stored_at: NullableTimestamp;
+  wrapped_share: Uint8Array;
+  kek_version: number;
+  request_digest: Uint8Array;
+  locked_at: NullableTimestamp;
+  lock_reason: string | null;
+  created_at: Timestamp;
+}
+
+export interface EnvelopeRecipientsTable {
+  envelope_id: string;
+  address: string;
+  kind: 'to' | 'cc' | 'bcc';
+}
+
+export interface SchemaMigrationsTable {
+  version: number;
+  name: string;
+  applied_at: Timestamp;
+}
+
+export interface DB {
+  organisations: OrganisationsTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  profiles: ProfilesTable;
+  gateway_credentials: GatewayCredentialsTable;
+  envelopes: EnvelopesTable;
+  envelope_recipients: EnvelopeRecipientsTable;
+  schema_migrations: SchemaMigrationsTable;
+}

@@ -1,0 +1,109 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import { issueToken, parseToken, secretMatches } from '../../crypto/tokens.ts';
+import { DomainError } from '../errors.ts';
+import { toProfile, type Profile, type ProfileService } from '../profiles/profile-service.ts';
+import * as repo from './credential-repository.ts';
+
+export const GATEWAY_TOKEN_PREFIX = 'wxg';
+
+export interface Credential {
+  id: string;
+  profileId: string;
+  adminEmail: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface GatewayPrincipal {
+  credentialId: string;
+  profile: Profile;
+}
+
+export interface CredentialService {
+  /** Issues a gateway credential for a profile. The token is returned once and never stored. */
+  provision(orgId: string, profileName: string, adminEmail: string): Promise<{ credential: Credential; token: string }>;
+  /** Issues a replacement for the same profile and administrator, and revokes the old one. */
+  rotate(orgId: string, credentialId: string): Promise<{ credential: Credential; token: string }>;
+  revoke(orgId: string, credentialId: string): Promise<Credential>;
+  list(orgId: string, profileName: string): Promise<Credential[]>;
+  authenticate(token: string): Promise<GatewayPrincipal | null>;
+}
+
+type Row = Awaited<ReturnType<typeof repo.findCredential>> & {};
+
+function toCredential(row: NonNullable<Row>): Credential {
+  return {
+    id: row.id,
+    profileId: row.profile_id,
+    adminEmail: row.admin_email,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export function createCredentialService(deps: { db: Kysely<DB>; profiles: ProfileService; now?: () => Date }): CredentialService {
+  const { db, profiles } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  async function issueFor(tx: Kysely<DB>, profileId: string, adminEmail: string) {
+    const t = issueToken(GATEWAY_TOKEN_PREFIX);
+    const row = await repo.insertCredential(tx, { id: t.id, profileId, secretHash: t.secretHash, adminEmail });
+    return { credential: toCredential(row), token: t.token };
+  }
+
+  // A credential of another organisation answers exactly like one that does not exist.
+  async function ownedCredential(tx: Kysely<DB>, orgId: string, credentialId: string) {
+    const row = await repo.findCredential(tx, credentialId);
+    if (row) {
+      const profile = await profiles.getById(row.profile_id).catch(() => null);
+      if (profile && profile.orgId === orgId) return row;
+    }
+    throw new DomainError('not_found', `there is no credential "${credentialId}"`);
+  }
+
+  return {
+    async provision(orgId, profileName, adminEmail) {
+      const email = adminEmail.trim().toLowerCase();
+      if (!EMAIL.test(email)) throw new DomainError('invalid', `"${adminEmail}" is not an email address`);
+      const profile = await profiles.get(orgId, profileName);
+      return issueFor(db, profile.id, email);
+    },
+    async rotate(orgId, credentialId) {
+      return db.transaction().execute(async (tx) => {
+        const old = await ownedCredential(tx, orgId, credentialId);
+        if (old.revoked_at !== null) throw new DomainError('conflict', 'this credential is revoked; provision a new one');
+        const issued = await issueFor(tx, old.profile_id, old.admin_email);
+        await repo.revokeCredential(tx, old.id, now());
+        return issued;
+      });
+    },
+    async revoke(orgId, credentialId) {
+      await ownedCredential(db, orgId, credentialId);
+      const row = (await repo.revokeCredential(db, credentialId, now())) ?? (await repo.findCredential(db, credentialId));
+      return toCredential(row!);
+    },
+    async list(orgId, profileName) {
+      const profile = await profiles.get(orgId, profileName);
+      return (await repo.listCredentials(db, profile.id)).map(toCredential);
+    },
+    async authenticate(token) {
+      const parsed = parseToken(GATEWAY_TOKEN_PREFIX, token);
+      if (!parsed) return null;
+      const row = await repo.findCredentialForAuth(db, parsed.id);
+      const matches = secretMatches(parsed.secret, row?.secret_hash ?? new Uint8Array(32));
+      if (!row || !matches || row.revoked_at !== null) return null;
+      // "Last used" is for administrators, minute precision is plenty, and skipping the write
+      // keeps uploads at one read per request.
+      const at = now();
+      if (row.last_used_at === null || at.getTime() - row.last_used_at.getTime() > 60_000) {
+        await repo.touchCredential(db, row.id, at);
+      }
+      return { credentialId: row.id, profile: toProfile({ ...row, id: row.profile_id }) };
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { Kysely } from 'kysely';
+import type { DB, EnvelopesTable } from '../../db/schema.ts';
+import type { Insertable } from 'kysely';
+
+/** Columns safe to show: everything except the wrapped share and the request digest. */
+const PUBLIC_COLUMNS = [
+  'id', 'org_id', 'profile_id', 'sender', 'subject', 'security_level', 'locale', 'algorithm', 'flags',
+  'expires_at', 'read_by', 'payload_transport', 'payload_digest', 'payload_size', 'payload_stored_at',
+  'locked_at', 'lock_reason', 'created_at',
+] as const;
+
+export async function insertEnvelope(
+  db: Kysely<DB>,
+  row: Insertable<EnvelopesTable>,
+  recipients: { address: string; kind: 'to' | 'cc' | 'bcc' }[],
+): Promise<boolean> {
+  const inserted = await db.insertInto('envelopes').values(row).onConflict((oc) => oc.column('id').doNothing()).returning(['id']).executeTakeFirst();
+  if (!inserted) return false;
+  if (recipients.length > 0) {
+    await db.insertInto('envelope_recipients').values(recipients.map((r) => ({ envelope_id: row.id, address: r.address, kind: r.kind }))).execute();
+  }
+  return true;
+}
+
+/** For the idempotency check: the secrets-adjacent columns, named explicitly. */
+export async function findEnvelopeIdentity(db: Kysely<DB>, id: string) {
+  return db
+    .selectFrom('envelopes')
+    .select(['id', 'org_id', 'wrapped_share', 'kek_version', 'request_digest', 'payload_transport', 'payload_digest', 'payload_size', 'payload_stored_at'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export async function findEnvelope(db: Kysely<DB>, id: string) {
+  const row = await db.selectFrom('envelopes').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
+  if (!row) return undefined;
+  const recipients = await db.selectFrom('envelope_recipients').select(['address', 'kind']).where('envelope_id', '=', id).orderBy('address').execute();
+  return { row, recipients };
+}
+
+export async function markPayloadStored(db: Kysely<DB>, id: string, at: Date): Promise<void> {
+  await db.updateTable('envelopes').set({ payload_stored_at: at }).where('id', '=', id).execute();
+}
+
+/** Rows whose share is wrapped under an older key; locked so two rewrap runs split the work. */
+export async function lockStaleShares(db: Kysely<DB>, currentVersion: number, limit: number) {
+  return db
+    .selectFrom('envelopes')
+    .select(['id', 'wrapped_share', 'kek_version'])
+    .where('kek_version', '<>', currentVersion)
+    .orderBy('id')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+export async function updateWrappedShare(db: Kysely<DB>, id: string, wrapped: Uint8Array, version: number): Promise<void> {
+  await db.updateTable('envelopes').set({ wrapped_share: wrapped, kek_version: version }).where('id', '=', id).execute();
+}
+
+export async function countByKekVersion(db: Kysely<DB>) {
+  return db
+    .selectFrom('envelopes')
+    .select(['kek_version', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('kek_version')
+    .orderBy('kek_version')
+    .execute();
+}

@@ -1,0 +1,51 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Where ciphertext payloads sent by reference are kept. They are already encrypted, so the
+ * store needs durability, not secrecy. The filesystem store suits one node or a shared
+ * volume; an object-store implementation can replace it behind this interface.
+ */
+export interface PayloadStore {
+  put(envelopeId: string, bytes: Uint8Array): Promise<void>;
+  get(envelopeId: string): Promise<Buffer | null>;
+  delete(envelopeId: string): Promise<void>;
+}
+
+const ID = /^[A-Za-z0-9_-]{22}$/;
+
+export function createFilePayloadStore(dir: string): PayloadStore {
+  const fileFor = (id: string) => {
+    // Ids come from the API; refuse anything that could name another path.
+    if (!ID.test(id)) throw new Error('invalid envelope id');
+    return path.join(dir, id.slice(0, 2), id);
+  };
+  return {
+    async put(id, bytes) {
+      const file = fileFor(id);
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+      const handle = await fs.open(tmp, 'wx', 0o600);
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      // Rename is atomic: readers see the old file or the whole new one, never half.
+      await fs.rename(tmp, file);
+    },
+    async get(id) {
+      try {
+        return await fs.readFile(fileFor(id));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    async delete(id) {
+      await fs.rm(fileFor(id), { force: true });
+    },
+  };
+}

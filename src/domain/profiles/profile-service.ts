@@ -1,0 +1,91 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import { DomainError } from '../errors.ts';
+import {
+  DEFAULT_PROFILE_SETTINGS,
+  ProfileSettingsError,
+  mergeProfileSettings,
+  validateProfileSettings,
+  type ProfileSettings,
+} from './profile-settings.ts';
+import * as repo from './profile-repository.ts';
+
+export interface Profile {
+  id: string;
+  orgId: string;
+  name: string;
+  settings: ProfileSettings;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ProfileService {
+  create(orgId: string, name: string, settings?: unknown): Promise<Profile>;
+  update(orgId: string, name: string, patch: unknown): Promise<Profile>;
+  get(orgId: string, name: string): Promise<Profile>;
+  getById(id: string): Promise<Profile>;
+  list(orgId: string): Promise<Profile[]>;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
+
+type Row = NonNullable<Awaited<ReturnType<typeof repo.findProfileById>>>;
+
+export function toProfile(row: Row): Profile {
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    name: row.name,
+    settings: validateProfileSettings(row.settings),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function settingsOrInvalid(fn: () => ProfileSettings): ProfileSettings {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ProfileSettingsError) throw new DomainError('invalid', 'the profile settings are not valid', err.problems);
+    throw err;
+  }
+}
+
+export function createProfileService(deps: { db: Kysely<DB>; now?: () => Date }): ProfileService {
+  const { db } = deps;
+  const now = deps.now ?? (() => new Date());
+  const notFound = (name: string) => new DomainError('not_found', `there is no profile named "${name}"`);
+
+  return {
+    async create(orgId, name, settings = {}) {
+      if (!NAME.test(name)) {
+        throw new DomainError('invalid', 'a profile name is 1-63 letters, digits, spaces, dots, dashes or underscores');
+      }
+      const merged = settingsOrInvalid(() => mergeProfileSettings(DEFAULT_PROFILE_SETTINGS, settings));
+      const row = await repo.insertProfile(db, { orgId, name, settings: merged });
+      if (!row) throw new DomainError('conflict', `a profile named "${name}" already exists`);
+      return toProfile(row);
+    },
+    async update(orgId, name, patch) {
+      return db.transaction().execute(async (tx) => {
+        const row = await repo.findProfileByName(tx, orgId, name);
+        if (!row) throw notFound(name);
+        const merged = settingsOrInvalid(() => mergeProfileSettings(validateProfileSettings(row.settings), patch));
+        return toProfile((await repo.updateProfileSettings(tx, row.id, merged, now()))!);
+      });
+    },
+    async get(orgId, name) {
+      const row = await repo.findProfileByName(db, orgId, name);
+      if (!row) throw notFound(name);
+      return toProfile(row);
+    },
+    async getById(id) {
+      const row = await repo.findProfileById(db, id);
+      if (!row) throw new DomainError('not_found', 'the profile no longer exists');
+      return toProfile(row);
+    },
+    async list(orgId) {
+      return (await repo.listProfiles(db, orgId)).map(toProfile);
+    },
+  };
+}

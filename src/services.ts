@@ -1,0 +1,41 @@
+import type { Config } from './config.ts';
+import type { KeyRing } from './crypto/kek.ts';
+import type { Database } from './db/open-database.ts';
+import { createAdminService, type AdminService } from './domain/admins/admin-service.ts';
+import { createCredentialService, type CredentialService } from './domain/credentials/credential-service.ts';
+import { createEnvelopeService, type EnvelopeService } from './domain/envelopes/envelope-service.ts';
+import type { PayloadStore } from './domain/payloads/payload-store.ts';
+import { createProfileService, type ProfileService } from './domain/profiles/profile-service.ts';
+
+export interface Services {
+  admins: AdminService;
+  profiles: ProfileService;
+  credentials: CredentialService;
+  envelopes: EnvelopeService;
+}
+
+/** Wires the domain services over one database; nothing here is global. */
+export function createServices(deps: { database: Database; keyRing: KeyRing; payloads: PayloadStore; now?: () => Date }): Services {
+  const db = deps.database.db;
+  const profiles = createProfileService({ db, now: deps.now });
+  return {
+    admins: createAdminService({ db, now: deps.now }),
+    profiles,
+    credentials: createCredentialService({ db, profiles, now: deps.now }),
+    envelopes: createEnvelopeService({ db, keyRing: deps.keyRing, payloads: deps.payloads, now: deps.now }),
+  };
+}
+
+/** Where recipients' browsers fetch a by-reference payload, following the profile's transport. */
+export function payloadUrlFor(
+  config: Pick<Config, 'publicUrl' | 'payloadUrl'>,
+  transport: { referenceScheme: 'https' | 'http' | 'separate-url'; separateUrl: string | null },
+  envelopeId: string,
+): string {
+  if (transport.referenceScheme === 'separate-url' && transport.separateUrl) {
+    return `${transport.separateUrl.replace(/\/+$/, '')}/${envelopeId}`;
+  }
+  const base = new URL(config.payloadUrl ?? config.publicUrl);
+  base.protocol = transport.referenceScheme === 'http' ? 'http:' : 'https:';
+  return `${base.toString().replace(/\/+$/, '')}/payloads/${envelopeId}`;
+}
