@@ -46,6 +46,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
+    // Unknown fields are refused, not silently dropped: a typo in a gateway's upload must show.
+    ajv: { customOptions: { removeAdditional: false } },
   });
 
   registerProblemHandlers(app);

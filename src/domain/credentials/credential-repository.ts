@@ -35,6 +35,16 @@ export async function findCredentialForAuth(db: Kysely<DB>, id: string) {
     .executeTakeFirst();
 }
 
+export async function findCredentialInOrg(db: Kysely<DB>, orgId: string, id: string) {
+  return db
+    .selectFrom('gateway_credentials as c')
+    .innerJoin('profiles as p', 'p.id', 'c.profile_id')
+    .select(['c.id', 'c.profile_id', 'c.admin_email', 'c.created_at', 'c.last_used_at', 'c.revoked_at'])
+    .where('c.id', '=', id)
+    .where('p.org_id', '=', orgId)
+    .executeTakeFirst();
+}
+
 export async function findCredential(db: Kysely<DB>, id: string) {
   return db.selectFrom('gateway_credentials').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
 }

@@ -57,13 +57,12 @@ export function createCredentialService(deps: { db: Kysely<DB>; profiles: Profil
   }
 
   // A credential of another organisation answers exactly like one that does not exist.
+  // Runs on the caller's transaction handle: PGlite has one connection, so a query on the
+  // outer handle inside a transaction would wait for itself.
   async function ownedCredential(tx: Kysely<DB>, orgId: string, credentialId: string) {
-    const row = await repo.findCredential(tx, credentialId);
-    if (row) {
-      const profile = await profiles.getById(row.profile_id).catch(() => null);
-      if (profile && profile.orgId === orgId) return row;
-    }
-    throw new DomainError('not_found', `there is no credential "${credentialId}"`);
+    const row = await repo.findCredentialInOrg(tx, orgId, credentialId);
+    if (!row) throw new DomainError('not_found', `there is no credential "${credentialId}"`);
+    return row;
   }
 
   return {

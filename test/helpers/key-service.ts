@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { createKeyRing, type KeyRing } from '../../src/crypto/kek.ts';
+import { createFilePayloadStore } from '../../src/domain/payloads/payload-store.ts';
+import { createServices, type Services } from '../../src/services.ts';
+import type { OpenedDatabase } from './databases.ts';
+
+export interface TestKeyService {
+  app: FastifyInstance;
+  services: Services;
+  keyRing: KeyRing;
+  config: Config;
+  dataDir: string;
+  adminToken: string;
+  orgId: string;
+  close(): Promise<void>;
+}
+
+/** A key service over an opened test database, with one organisation and administrator. */
+export async function startKeyService(opened: OpenedDatabase, env: Record<string, string> = {}): Promise<TestKeyService> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-data-'));
+  const keyRing = createKeyRing(new Map([[1, randomBytes(32)]]));
+  const config = loadConfig({ DATA_DIR: dataDir, PUBLIC_URL: 'https://keys.example.test', LOG_LEVEL: 'silent', ...env });
+  const services = createServices({ database: opened.database, keyRing, payloads: createFilePayloadStore(path.join(dataDir, 'payloads')) });
+  const app = await buildApp({ config, database: opened.database, services });
+  const init = await services.admins.initialise({ organisation: 'Example Org', email: 'admin@example.test' });
+  return {
+    app,
+    services,
+    keyRing,
+    config,
+    dataDir,
+    adminToken: init.token,
+    orgId: init.orgId,
+    async close() {
+      await app.close();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
