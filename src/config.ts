@@ -116,3 +116,33 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     trustProxy: bool(env, 'TRUST_PROXY', false),
   };
 }
+
+/** What `waxseal seal` needs: where the key service is, and the credential for a profile. */
+export interface SealConfig {
+  keyServiceUrl: string;
+  credential: string;
+}
+
+/**
+ * The credential comes from WAXSEAL_CREDENTIAL_<PROFILE> (profile name upper-cased, other
+ * characters as "_") so one gateway can hold several profiles, else from WAXSEAL_CREDENTIAL.
+ */
+export function loadSealConfig(env: Env, profile: string): SealConfig {
+  const keyServiceUrl = httpUrl(env, 'WAXSEAL_URL', null);
+  if (!keyServiceUrl) throw new ConfigError('WAXSEAL_URL', 'is not set; it is the key service address, e.g. https://keys.example.org');
+  const specific = `WAXSEAL_CREDENTIAL_${profile.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  const credential = str(env, specific) ?? str(env, 'WAXSEAL_CREDENTIAL');
+  if (!credential) throw new ConfigError('WAXSEAL_CREDENTIAL', `is not set (nor ${specific}); provision the profile to get one`);
+  if (!/^wxg_[A-Za-z0-9_-]{12}\.[A-Za-z0-9_-]{43}$/.test(credential)) {
+    throw new ConfigError(str(env, specific) ? specific : 'WAXSEAL_CREDENTIAL', 'does not look like a gateway credential (wxg_…)');
+  }
+  return { keyServiceUrl, credential };
+}
+
+/** What the administrative CLI needs to talk to the key service's API. */
+export function loadAdminClientConfig(env: Env): { url: string; token: string } {
+  const url = httpUrl(env, 'WAXSEAL_URL', 'http://localhost:8080')!;
+  const token = str(env, 'WAXSEAL_ADMIN_TOKEN');
+  if (!token) throw new ConfigError('WAXSEAL_ADMIN_TOKEN', 'is not set; `waxseal admin init` prints the first one');
+  return { url, token };
+}

@@ -1,0 +1,126 @@
+import type { EnvelopeUpload } from '../domain/envelopes/envelope-types.ts';
+import type { ProfileSettings } from '../domain/profiles/profile-settings.ts';
+
+/**
+ * The gateway's side of the key API. Requests that may not have reached the key service
+ * (network errors, timeouts, 5xx, 429) are retried with exponential backoff and jitter; uploads
+ * are idempotent on the server, so retrying blindly is safe. Anything else fails at once.
+ */
+export interface GatewayProfileInfo {
+  profile: { name: string; settings: ProfileSettings };
+  keyService: { url: string };
+  versions: { envelope: number; securedoc: number };
+}
+
+export interface KeyServiceClient {
+  readonly url: string;
+  getProfile(): Promise<GatewayProfileInfo>;
+  putEnvelope(id: string, upload: EnvelopeUpload): Promise<{ created: boolean; payloadPending: boolean; payloadUrl: string | null }>;
+  putPayload(id: string, ciphertext: Uint8Array): Promise<void>;
+}
+
+export type KeyServiceErrorCode = 'unreachable' | 'unauthorized' | 'conflict' | 'rejected';
+
+export class KeyServiceError extends Error {
+  readonly code: KeyServiceErrorCode;
+  readonly status: number | null;
+  constructor(code: KeyServiceErrorCode, message: string, status: number | null = null) {
+    super(message);
+    this.name = 'KeyServiceError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export interface KeyClientOptions {
+  url: string;
+  credential: string;
+  attempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  timeoutMs?: number;
+  fetch?: typeof globalThis.fetch;
+  sleep?: (ms: number) => Promise<void>;
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+}
+
+const RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient {
+  const base = opts.url.replace(/\/+$/, '');
+  const attempts = opts.attempts ?? 6;
+  const baseDelay = opts.baseDelayMs ?? 500;
+  const maxDelay = opts.maxDelayMs ?? 8_000;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const doFetch = opts.fetch ?? globalThis.fetch;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+
+  async function request(method: string, path: string, body?: { json: unknown } | { bytes: Uint8Array }): Promise<{ status: number; json: unknown }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${opts.credential}`, accept: 'application/json' };
+    let payload: BodyInit | undefined;
+    if (body && 'json' in body) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body.json);
+    } else if (body) {
+      headers['content-type'] = 'application/octet-stream';
+      payload = body.bytes as Uint8Array<ArrayBuffer>;
+    }
+    let lastReason = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      let res: Response | null = null;
+      try {
+        res = await doFetch(`${base}${path}`, { method, headers, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        lastReason = cause?.code ?? cause?.message ?? (err as Error).message;
+      }
+      if (res) {
+        const text = await res.text();
+        let json: unknown = null;
+        try {
+          json = text ? JSON.parse(text) : null;
+        } catch {
+          json = null;
+        }
+        if (res.ok) return { status: res.status, json };
+        const detail = (json as { detail?: string } | null)?.detail ?? res.statusText;
+        if (!RETRYABLE.has(res.status)) {
+          if (res.status === 401 || res.status === 403) {
+            throw new KeyServiceError('unauthorized', `The key service refused the gateway credential (${detail}). Provision the profile again or check WAXSEAL_CREDENTIAL.`, res.status);
+          }
+          if (res.status === 409) throw new KeyServiceError('conflict', detail, res.status);
+          const errors = (json as { errors?: string[] } | null)?.errors;
+          throw new KeyServiceError('rejected', `The key service refused the request: ${detail}${errors ? ` (${errors.join('; ')})` : ''}`, res.status);
+        }
+        lastReason = `HTTP ${res.status} ${detail}`;
+      }
+      if (attempt < attempts) {
+        const exp = Math.min(maxDelay, baseDelay * 2 ** (attempt - 1));
+        const delayMs = Math.round(exp / 2 + Math.random() * (exp / 2));
+        opts.onRetry?.({ attempt, delayMs, reason: lastReason });
+        await sleep(delayMs);
+      }
+    }
+    throw new KeyServiceError(
+      'unreachable',
+      `The key service at ${base} could not be reached after ${attempts} attempts (last error: ${lastReason}). The message was not sealed and nothing was written.`,
+    );
+  }
+
+  return {
+    url: base,
+    async getProfile() {
+      return (await request('GET', '/api/v1/gateway/profile')).json as GatewayProfileInfo;
+    },
+    async putEnvelope(id, upload) {
+      return (await request('PUT', `/api/v1/envelopes/${id}`, { json: upload })).json as {
+        created: boolean;
+        payloadPending: boolean;
+        payloadUrl: string | null;
+      };
+    },
+    async putPayload(id, ciphertext) {
+      await request('PUT', `/api/v1/envelopes/${id}/payload`, { bytes: ciphertext });
+    },
+  };
+}
