@@ -1,0 +1,68 @@
+import t from 'tap';
+import path from 'node:path';
+import { ConfigError, loadConfig, loadSealConfig } from '../src/config.ts';
+
+t.test('defaults: embedded database in ./data on port 8080', async (t) => {
+  const c = loadConfig({}, '/srv/app');
+  t.equal(c.port, 8080);
+  t.equal(c.dataDir, path.resolve('/srv/app/data'));
+  t.equal(c.databaseUrl, null);
+  t.equal(c.publicUrl, 'http://localhost:8080');
+  t.same(c.kek, { source: 'file', path: path.resolve('/srv/app/data/kek.json'), create: true });
+  t.equal(c.logLevel, 'info');
+});
+
+t.test('values from the environment', async (t) => {
+  const c = loadConfig(
+    { PORT: '9000', DATA_DIR: '/var/lib/waxseal', DATABASE_URL: 'postgres://u@db/waxseal', PUBLIC_URL: 'https://keys.example.org/', WAXSEAL_KEK: '1:abc', LOG_LEVEL: 'DEBUG' },
+    '/srv',
+  );
+  t.equal(c.port, 9000);
+  t.equal(c.dataDir, '/var/lib/waxseal');
+  t.equal(c.databaseUrl, 'postgres://u@db/waxseal');
+  t.equal(c.publicUrl, 'https://keys.example.org', 'trailing slash dropped');
+  t.same(c.kek, { source: 'env', value: '1:abc' });
+  t.equal(c.logLevel, 'debug');
+});
+
+t.test('a bad value names its variable', async (t) => {
+  const cases: [Record<string, string>, string][] = [
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
+    [{ PUBLIC_URL: 'not a url' }, 'PUBLIC_URL'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ WAXSEAL_KEK: '1:a', WAXSEAL_KEK_FILE: '/k' }, 'WAXSEAL_KEK'],
+    [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY'],
+    [{ MAX_PAYLOAD_BYTES: '-1' }, 'MAX_PAYLOAD_BYTES'],
+  ];
+  for (const [env, variable] of cases) {
+    let caught: unknown = null;
+    try {
+      loadConfig(env);
+    } catch (err) {
+      caught = err;
+    }
+    t.ok(caught instanceof ConfigError, `${variable} is refused`);
+    t.equal((caught as ConfigError).variable, variable);
+    t.ok((caught as ConfigError).message.startsWith(`${variable}:`), 'the message starts with the variable');
+  }
+});
+
+t.test('seal configuration picks the per-profile credential first', async (t) => {
+  const cred = (c: string) => `wxg_${'a'.repeat(12)}.${c.repeat(43)}`;
+  const env = { WAXSEAL_URL: 'https://keys.example.org', WAXSEAL_CREDENTIAL: cred('b'), WAXSEAL_CREDENTIAL_HIGH_SECURITY: cred('c') };
+  t.equal(loadSealConfig(env, 'high-security').credential, cred('c'));
+  t.equal(loadSealConfig(env, 'other').credential, cred('b'));
+  t.throws(() => loadSealConfig({ WAXSEAL_CREDENTIAL: cred('b') }, 'x'), { variable: 'WAXSEAL_URL' });
+  t.throws(() => loadSealConfig({ WAXSEAL_URL: 'https://k' }, 'x'), { variable: 'WAXSEAL_CREDENTIAL' });
+  t.throws(() => loadSealConfig({ WAXSEAL_URL: 'https://k', WAXSEAL_CREDENTIAL: 'nope' }, 'x'), { variable: 'WAXSEAL_CREDENTIAL' });
+});
+
+t.test('npm start refuses a bad value and names it', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, [path.resolve(import.meta.dirname, '../src/server.ts')], { env: { ...process.env, PORT: 'abc' }, encoding: 'utf8' });
+  t.equal(r.status, 78);
+  t.match(r.stderr, /configuration error: PORT: "abc" is not a whole number/);
+});
