@@ -46,9 +46,26 @@ function toCredential(row: NonNullable<Row>): Credential {
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-export function createCredentialService(deps: { db: Kysely<DB>; profiles: ProfileService; now?: () => Date }): CredentialService {
+export interface CredentialServiceDeps {
+  db: Kysely<DB>;
+  profiles: ProfileService;
+  now?: () => Date;
+  /**
+   * How long a verified credential is trusted without asking the database again. Gateways
+   * upload at high rates and each lookup is a round trip; the price is that a revocation made
+   * on another node takes effect there within this time (on this node, at once). 0 disables.
+   */
+  authCacheMs?: number;
+}
+
+const AUTH_CACHE_MAX = 1000;
+
+export function createCredentialService(deps: CredentialServiceDeps): CredentialService {
   const { db, profiles } = deps;
   const now = deps.now ?? (() => new Date());
+  const cacheMs = deps.authCacheMs ?? 5_000;
+  const cache = new Map<string, { secretHash: Uint8Array; principal: GatewayPrincipal; until: number }>();
+  const forget = (id: string) => cache.delete(id);
 
   async function issueFor(tx: Kysely<DB>, profileId: string, adminEmail: string) {
     const t = issueToken(GATEWAY_TOKEN_PREFIX);
@@ -78,11 +95,13 @@ export function createCredentialService(deps: { db: Kysely<DB>; profiles: Profil
         if (old.revoked_at !== null) throw new DomainError('conflict', 'this credential is revoked; provision a new one');
         const issued = await issueFor(tx, old.profile_id, old.admin_email);
         await repo.revokeCredential(tx, old.id, now());
+        forget(old.id);
         return issued;
       });
     },
     async revoke(orgId, credentialId) {
       await ownedCredential(db, orgId, credentialId);
+      forget(credentialId);
       const row = (await repo.revokeCredential(db, credentialId, now())) ?? (await repo.findCredential(db, credentialId));
       return toCredential(row!);
     },
@@ -93,16 +112,23 @@ export function createCredentialService(deps: { db: Kysely<DB>; profiles: Profil
     async authenticate(token) {
       const parsed = parseToken(GATEWAY_TOKEN_PREFIX, token);
       if (!parsed) return null;
+      const at = now();
+      const cached = cache.get(parsed.id);
+      if (cached && cached.until > at.getTime() && secretMatches(parsed.secret, cached.secretHash)) return cached.principal;
       const row = await repo.findCredentialForAuth(db, parsed.id);
       const matches = secretMatches(parsed.secret, row?.secret_hash ?? new Uint8Array(32));
       if (!row || !matches || row.revoked_at !== null) return null;
       // "Last used" is for administrators, minute precision is plenty, and skipping the write
       // keeps uploads at one read per request.
-      const at = now();
       if (row.last_used_at === null || at.getTime() - row.last_used_at.getTime() > 60_000) {
         await repo.touchCredential(db, row.id, at);
       }
-      return { credentialId: row.id, profile: toProfile({ ...row, id: row.profile_id }) };
+      const principal = { credentialId: row.id, profile: toProfile({ ...row, id: row.profile_id }) };
+      if (cacheMs > 0) {
+        if (cache.size >= AUTH_CACHE_MAX) cache.delete(cache.keys().next().value!);
+        cache.set(row.id, { secretHash: row.secret_hash, principal, until: at.getTime() + cacheMs });
+      }
+      return principal;
     },
   };
 }

@@ -126,9 +126,8 @@ export function createEnvelopeService(deps: {
       const { wrapped, version } = keyRing.wrap(id, share);
       const recipients = (['to', 'cc', 'bcc'] as const).flatMap((kind) => canonical.recipients[kind].map((address) => ({ address, kind })));
 
-      const created = await db.transaction().execute((tx) =>
-        repo.insertEnvelope(
-          tx,
+      const created = await repo.insertEnvelope(
+          db,
           {
             id,
             org_id: principal.profile.orgId,
@@ -150,8 +149,7 @@ export function createEnvelopeService(deps: {
             request_digest: requestDigest,
           },
           recipients,
-        ),
-      );
+        );
       if (created) return { created: true, payloadPending: canonical.payload.transport === 'reference' };
 
       const existing = await repo.findEnvelopeIdentity(db, id);

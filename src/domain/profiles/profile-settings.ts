@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
+import Compile from 'typebox/compile';
 import { SUPPORTED_LOCALES, type Locale } from '../../i18n/locales.ts';
 
 /**
@@ -111,8 +112,12 @@ export function mergeProfileSettings(base: ProfileSettings, patch: unknown): Pro
   return validateProfileSettings(merged);
 }
 
+// Compiled once: settings are checked on every gateway request, and the interpreted check
+// showed up in upload profiles. The validator is a pure function, not shared state.
+const settingsValidator = Compile(ProfileSettingsSchema);
+
 export function validateProfileSettings(value: unknown): ProfileSettings {
-  if (Value.Check(ProfileSettingsSchema, value)) {
+  if (settingsValidator.Check(value)) {
     const s = value as ProfileSettings;
     if (s.payloadTransport.referenceScheme === 'separate-url' && !s.payloadTransport.separateUrl) {
       throw new ProfileSettingsError(['payloadTransport.separateUrl is required when referenceScheme is separate-url']);
