@@ -1,0 +1,58 @@
+import t from 'tap';
+import http from 'node:http';
+import { createKeyServiceClient, KeyServiceError } from '../../src/gateway/key-client.ts';
+import { errorOf } from '../helpers/errors.ts';
+
+/** A real HTTP peer that fails the first `failures` requests with `status`, then answers 200. */
+async function flakyServer(failures: number, status: number) {
+  let seen = 0;
+  const server = http.createServer((req, res) => {
+    seen++;
+    if (seen <= failures) {
+      res.writeHead(status, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ status, detail: 'not now' }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ profile: { name: 'P' }, keyService: { url: 'x' }, versions: { envelope: 1, securedoc: 1 } }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return { url, seen: () => seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+const credential = `wxg_${'a'.repeat(12)}.${'b'.repeat(43)}`;
+
+t.test('retries 503 with growing delays, then succeeds', async (t) => {
+  const srv = await flakyServer(3, 503);
+  t.teardown(srv.close);
+  const delays: number[] = [];
+  const client = createKeyServiceClient({ url: srv.url, credential, attempts: 5, baseDelayMs: 100, sleep: async (ms) => void delays.push(ms) });
+  const info = await client.getProfile();
+  t.equal(info.profile.name, 'P');
+  t.equal(srv.seen(), 4);
+  t.equal(delays.length, 3);
+  t.ok(delays[0]! >= 50 && delays[0]! <= 100 && delays[2]! >= 200 && delays[2]! <= 400, `exponential with jitter: ${delays.join(', ')}`);
+});
+
+t.test('gives up after the attempts with a clear message', async (t) => {
+  const srv = await flakyServer(99, 502);
+  t.teardown(srv.close);
+  const client = createKeyServiceClient({ url: srv.url, credential, attempts: 3, sleep: async () => {} });
+  const err = await errorOf(client.getProfile());
+  t.ok(err instanceof KeyServiceError);
+  t.equal(err.code, 'unreachable');
+  t.match(err.message, /after 3 attempts \(last error: HTTP 502 not now\)\. The message was not sealed/);
+  t.equal(srv.seen(), 3);
+});
+
+t.test('does not retry what retrying cannot fix', async (t) => {
+  for (const [status, code] of [[401, 'unauthorized'], [409, 'conflict'], [422, 'rejected']] as const) {
+    const srv = await flakyServer(99, status);
+    const client = createKeyServiceClient({ url: srv.url, credential, attempts: 3, sleep: async () => {} });
+    const err = await errorOf(client.getProfile());
+    t.equal(err.code, code, `${status} → ${code}`);
+    t.equal(srv.seen(), 1, `${status} is not retried`);
+    await srv.close();
+  }
+});
