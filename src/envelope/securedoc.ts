@@ -220,10 +220,12 @@ function validate(input: SecuredocInput): Checked {
   if (keyService.search !== '' || keyService.hash !== '') {
     throw new TypeError('keyServiceUrl must not have a query or a fragment');
   }
-  // The origin goes into the CSP as a host-source, so the host must be a plain DNS name or IP
+  // The origin goes into the CSP as a host-source, so the host must be a plain DNS name or IPv4
   // literal (the URL parser lets through characters such as '"' that would break the policy).
-  if (!/^(?:[a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/.test(keyService.hostname)) {
-    throw new TypeError('keyServiceUrl has an unusable host');
+  // IPv6 literals are refused: CSP host-sources cannot express them, browsers drop the source,
+  // form-action becomes 'none' and the Open button would silently do nothing.
+  if (!/^(?:[a-z0-9-]+\.)*[a-z0-9-]+$/.test(keyService.hostname)) {
+    throw new TypeError('keyServiceUrl has an unusable host (use a DNS name or an IPv4 address)');
   }
   if (typeof input.sender !== 'string' || input.sender.trim() === '') throw new TypeError('sender is required');
   for (const [name, list] of [['to', input.to], ['cc', input.cc]] as const) {

@@ -43,3 +43,31 @@ export async function startKeyService(opened: OpenedDatabase, env: Record<string
     },
   };
 }
+
+/** A free TCP port on 127.0.0.1 (there is a small window before it is used; fine for tests). */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A key service really listening on HTTP, as a gateway on another machine would reach it. */
+export async function listenKeyService(opened: OpenedDatabase, env: Record<string, string> = {}): Promise<TestKeyService & { url: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const ks = await startKeyService(opened, { PUBLIC_URL: url, ...env });
+  await ks.app.listen({ port, host: '127.0.0.1' });
+  return { ...ks, url };
+}
+
+/** Creates a profile and provisions a gateway credential for it, through the services. */
+export async function provisionProfile(ks: TestKeyService, name: string, settings: object = {}): Promise<string> {
+  await ks.services.profiles.create(ks.orgId, name, settings);
+  return (await ks.services.credentials.provision(ks.orgId, name, 'gateway-admin@example.test')).token;
+}

@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { openDatabase } from '../src/db/open-database.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { MIGRATIONS_DIR } from '../src/runtime.ts';
+import { benchSealThroughput, syntheticMessage } from './seal.ts';
+import { benchUploads } from './uploads.ts';
+import { createPostgresDatabase } from '../test/helpers/databases.ts';
+import { listenKeyService, provisionProfile } from '../test/helpers/key-service.ts';
+import { createKeyServiceClient } from '../src/gateway/key-client.ts';
+import { sealMessage } from '../src/gateway/seal.ts';
+import { createI18n } from '../src/i18n/create-i18n.ts';
+import { LOCALES_DIR, VIEWS_DIR } from '../src/runtime.ts';
+
+// `npm run bench`: every figure beside a baseline measured in the same run, as a ratio.
+const MB = 1024 * 1024;
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+const out = (s = '') => process.stdout.write(s + '\n');
+
+out(`# Waxseal benchmarks — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);
+out();
+
+// 1. Crypto core: sealing vs one raw AES-256-GCM pass over the same bytes.
+out('## Sealing throughput (envelope format v1, AES-256-GCM, 64 KiB records) vs raw AES-256-GCM');
+out();
+out('| message | raw AES-256-GCM | sealEnvelope | ratio (target ≥ 25%) |');
+out('|---|---|---|---|');
+for (const r of await benchSealThroughput([1, 10, 25], 7)) {
+  out(`| ${r.sizeMB} MB | ${r.rawMBps.toFixed(0)} MB/s | ${r.sealMBps.toFixed(0)} MB/s | ${pct(r.ratio)} ${r.ratio >= 0.25 ? 'ok' : 'MISSED'} |`);
+}
+out();
+
+// 2. The whole gateway path, and its memory, against a key service on the embedded database.
+const opened = await (async () => {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-bench-'));
+  const database = await openDatabase({ kind: 'pglite', dataDir });
+  await migrate(database, MIGRATIONS_DIR);
+  return { database, url: null, dataDir, dispose: async () => { await database.close(); await fs.rm(dataDir, { recursive: true, force: true }); } };
+})();
+const ks = await listenKeyService(opened);
+const credential = await provisionProfile(ks, 'Bench', { payloadTransport: { inlineMaxBytes: 2 * MB, referenceScheme: 'http', separateUrl: null } });
+const deps = { client: createKeyServiceClient({ url: ks.url, credential }), i18n: createI18n(LOCALES_DIR), views: VIEWS_DIR };
+out('## Whole sealing path (read head, seal, upload key and payload over HTTP, build notification) vs raw AES-256-GCM');
+out();
+out('| message | transport | sealMessage | share of raw AES-256-GCM time |');
+out('|---|---|---|---|');
+for (const mb of [1, 10, 25]) {
+  const msg = syntheticMessage(mb * MB - 64 * 1024);
+  const rawT: number[] = [];
+  const fullT: number[] = [];
+  let transport = '';
+  for (let i = 0; i < 3; i++) {
+    let t0 = process.hrtime.bigint();
+    const c = createCipheriv('aes-256-gcm', randomBytes(32), randomBytes(12));
+    c.update(msg);
+    c.final();
+    rawT.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    t0 = process.hrtime.bigint();
+    transport = (await sealMessage(msg, deps)).transport;
+    fullT.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
+  out(`| ${mb} MB | ${transport} | ${(msg.length / MB / med(fullT)).toFixed(0)} MB/s | ${pct(med(rawT) / med(fullT))} |`);
+}
+out();
+
+out('## Peak memory sealing 25 MB (separate gateway process)');
+out();
+const size = 25 * MB - 64 * 1024;
+const mem = JSON.parse(
+  execFileSync(process.execPath, [path.join(import.meta.dirname, 'seal-memory-child.ts'), ks.url, credential, String(size)], { encoding: 'utf8' }),
+) as { before: number; peak: number; messageBytes: number; transport: string };
+const budget = 3 * mem.messageBytes + 150 * MB;
+out(`| message | process at start | peak RSS | budget 3 × message + 150 MB | |`);
+out('|---|---|---|---|---|');
+out(`| ${(mem.messageBytes / MB).toFixed(1)} MB (${mem.transport}) | ${(mem.before / MB).toFixed(0)} MB | ${(mem.peak / MB).toFixed(0)} MB | ${(budget / MB).toFixed(0)} MB | ${mem.peak < budget ? 'ok' : 'MISSED'} |`);
+out();
+await ks.close();
+await opened.dispose();
+
+// 3. Key uploads over HTTP vs raw single-row inserts, on PostgreSQL.
+const pgUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+out('## Key uploads per second on PostgreSQL: HTTP API with a concurrent client vs raw single-row INSERTs (same driver)');
+out();
+try {
+  const probe = new pg.Client({ connectionString: pgUrl });
+  await probe.connect();
+  await probe.end();
+  out('| concurrency | raw INSERT/s | HTTP uploads/s | ratio (target ≥ 35%) | ≥ 1,500/s |');
+  out('|---|---|---|---|---|');
+  for (const concurrency of [32]) {
+    const r = await benchUploads(pgUrl, { count: 6000, concurrency, createDatabase: () => createPostgresDatabase(pgUrl) });
+    const ratio = r.httpPerSecond / r.rawPerSecond;
+    out(`| ${concurrency} | ${r.rawPerSecond.toFixed(0)} | ${r.httpPerSecond.toFixed(0)} | ${pct(ratio)} ${ratio >= 0.35 ? 'ok' : 'MISSED'} | ${r.httpPerSecond >= 1500 ? 'ok' : 'MISSED'} |`);
+  }
+} catch (err) {
+  out(`PostgreSQL at ${pgUrl} is not reachable (${(err as Error).message}): upload benchmark DID NOT RUN.`);
+}
+out();

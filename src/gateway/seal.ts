@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import type { i18n } from 'i18next';
+import { generateEnvelopeKeys, sealEnvelope } from '../crypto/envelope-crypto.ts';
+import type { EnvelopeFlags, EnvelopeUpload } from '../domain/envelopes/envelope-types.ts';
+import type { ProfileSettings } from '../domain/profiles/profile-settings.ts';
+import { buildNotification, renderSubject } from '../envelope/notification.ts';
+import { buildSecuredoc, type SecuredocMode } from '../envelope/securedoc.ts';
+import { pickLocale, type Locale } from '../i18n/locales.ts';
+import type { GatewayProfileInfo, KeyServiceClient } from './key-client.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, messageSizeWarning, readMessageHead, type MessageHead } from './message-head.ts';
+import { readPostxHeaders, type PostxOverrides } from './postx-headers.ts';
+
+export interface SealDeps {
+  client: KeyServiceClient;
+  i18n: i18n;
+  views: string;
+  now?: () => Date;
+}
+
+export interface SealedMessage {
+  envelopeId: string;
+  /** The notification email (RFC 5322) with securedoc.html attached, ready to deliver. */
+  envelope: Buffer;
+  transport: 'inline' | 'reference';
+  locale: Locale;
+  warnings: string[];
+}
+
+/**
+ * Seals one outgoing message: reads its head and X-PostX overrides, encrypts the original bytes
+ * under a fresh split key, stores the server share (and a by-reference payload) with the key
+ * service, and only then builds the notification. If the key service cannot take the key this
+ * throws, and no envelope exists anywhere: one that nobody could ever open must not be sent.
+ */
+export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: GatewayProfileInfo): Promise<SealedMessage> {
+  const now = (deps.now ?? (() => new Date()))();
+  const info = known ?? (await deps.client.getProfile());
+  const settings = info.profile.settings;
+  const head = readMessageHead(message, { maxBytes: Math.min(settings.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES) });
+  const warnings: string[] = [];
+  const sizeWarning = messageSizeWarning(message.length);
+  if (sizeWarning) warnings.push(sizeWarning);
+  const overrides = readPostxHeaders(head, now);
+  const flags = effectiveFlags(settings, overrides);
+  const locale = envelopeLocale(settings, head);
+
+  const keys = generateEnvelopeKeys();
+  const ciphertext = await sealEnvelope({ ...keys, algorithm: settings.algorithm }, message);
+  const envelopeId = Buffer.from(keys.envelopeId).toString('base64url');
+  const transport = ciphertext.length <= settings.payloadTransport.inlineMaxBytes ? 'inline' : 'reference';
+
+  const upload: EnvelopeUpload = {
+    serverShare: Buffer.from(keys.serverShare).toString('base64url'),
+    sender: head.from.address,
+    recipients: { to: head.to, cc: head.cc, bcc: head.bcc },
+    subject: head.subject,
+    securityLevel: settings.securityLevel,
+    expiresAt: overrides.expirationDate?.toISOString() ?? null,
+    readBy: overrides.readNotificationDate?.toISOString() ?? null,
+    flags,
+    locale,
+    algorithm: settings.algorithm,
+    payload: { transport, digest: createHash('sha256').update(ciphertext).digest('hex'), size: ciphertext.length },
+  };
+  const stored = await deps.client.putEnvelope(envelopeId, upload);
+  if (transport === 'reference') {
+    if (stored.payloadPending) await deps.client.putPayload(envelopeId, ciphertext);
+    if (!stored.payloadUrl) throw new Error('the key service did not say where the payload can be fetched');
+  }
+
+  const mode: SecuredocMode = !flags.useScript ? 'no-script' : flags.suppressAppletForOpen ? 'server' : 'applet';
+  const sender = head.from.name ? `${head.from.name} <${head.from.address}>` : head.from.address;
+  const html = buildSecuredoc(
+    {
+      locale,
+      envelopeId,
+      envelopeSecret: keys.envelopeSecret,
+      keyServiceUrl: info.keyService.url,
+      sender,
+      to: head.to,
+      cc: head.cc,
+      date: parseDate(head.date) ?? now,
+      subject: head.subject,
+      securityLevel: settings.securityLevel,
+      mode,
+      logo: settings.logo ? { mediaType: settings.logo.mediaType, data: Buffer.from(settings.logo.dataBase64, 'base64') } : null,
+      logoLink: settings.logoLink,
+      payload: transport === 'inline' ? { kind: 'inline', ciphertext } : { kind: 'reference', url: stored.payloadUrl! },
+      expiresAt: overrides.expirationDate ?? null,
+    },
+    { i18n: deps.i18n, views: deps.views },
+  );
+
+  const envelope = await buildNotification(
+    {
+      locale,
+      headers: {
+        from: head.get('from')!,
+        to: head.get('to') ?? undefined,
+        cc: head.get('cc') ?? undefined,
+        date: head.get('date') ?? undefined,
+        messageId: head.get('message-id') ?? undefined,
+        inReplyTo: head.get('in-reply-to') ?? undefined,
+        references: head.get('references') ?? undefined,
+        replyTo: head.get('reply-to') ?? undefined,
+      },
+      subject: renderSubject(settings.subjectTemplate, { subject: head.subject ?? '' }),
+      templates: { html: settings.templates.html, text: settings.templates.text },
+      data: {
+        sender,
+        recipients: [...head.to, ...head.cc],
+        subject: head.subject,
+        keyServiceUrl: info.keyService.url,
+        securityLevel: settings.securityLevel,
+        expiresAt: overrides.expirationDate ?? null,
+        fileName: settings.envelopeFileName,
+      },
+      attachment: { fileName: settings.envelopeFileName, html },
+      extraHeaders: { 'X-Waxseal-Envelope-Id': envelopeId },
+    },
+    { i18n: deps.i18n, views: deps.views },
+  );
+  return { envelopeId, envelope, transport, locale, warnings };
+}
+
+/** Profile settings, overridden by the message's X-PostX headers where it has them. */
+export function effectiveFlags(settings: ProfileSettings, o: PostxOverrides): EnvelopeFlags {
+  return {
+    replyEnabled: o.replyEnabled ?? settings.replyEnabled,
+    replyAllEnabled: o.replyAllEnabled ?? settings.replyAllEnabled,
+    forwardEnabled: o.forwardEnabled ?? settings.forwardEnabled,
+    sendReturnReceipt: o.sendReturnReceipt ?? settings.readReceipts,
+    suppressAppletForOpen: o.suppressAppletForOpen ?? !settings.decryptionApplet,
+    useScript: o.useScript ?? true,
+    rememberEnvelopeKeyCheckbox: o.rememberEnvelopeKeyCheckbox ?? false,
+  };
+}
+
+/**
+ * With localized envelopes on, the message's own Content-Language (set by many clients, or by a
+ * gateway rule) picks the envelope's language; otherwise the profile's default.
+ */
+function envelopeLocale(settings: ProfileSettings, head: MessageHead): Locale {
+  if (!settings.localizedEnvelope) return settings.defaultLocale;
+  return pickLocale([head.get('content-language'), head.get('accept-language')].flatMap((v) => (v ? v.split(',') : [])), settings.defaultLocale);
+}
+
+function parseDate(raw: string | null): Date | null {
+  if (!raw) return null;
+  const d = new Date(raw);
+  return Number.isNaN(d.getTime()) ? null : d;
+}

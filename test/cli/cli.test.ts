@@ -1,0 +1,120 @@
+import t from 'tap';
+import { PassThrough, Readable } from 'node:stream';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli } from '../../src/cli/main.ts';
+import { sealCommand } from '../../src/cli/seal-command.ts';
+import { CliError } from '../../src/cli/io.ts';
+import { openEnvelope } from '../../src/crypto/envelope-crypto.ts';
+import { buildCorpus } from '../helpers/corpus.ts';
+import { engines } from '../helpers/databases.ts';
+import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
+import { freePort, listenKeyService } from '../helpers/key-service.ts';
+
+function io(env: Record<string, string>, stdin: Buffer = Buffer.alloc(0)) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  return {
+    io: { env, stdin: Readable.from([stdin]), stdout, stderr },
+    out: () => Buffer.concat(out),
+    err: () => Buffer.concat(err).toString('utf8'),
+  };
+}
+
+t.test('admin init creates the first administrator once (embedded database)', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-cli-'));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  const env = { DATA_DIR: dir };
+  const first = io(env);
+  t.equal(await runCli(['admin', 'init', '--org', 'Example', '--email', 'root@example.test'], first.io), 0);
+  t.match(first.out().toString(), /^wxa_[A-Za-z0-9_-]{12}\.[A-Za-z0-9_-]{43}\n$/);
+  t.match(first.err(), /created a new key-encryption key file/);
+  const second = io(env);
+  t.equal(await runCli(['admin', 'init', '--org', 'Example', '--email', 'other@example.test'], second.io), 1);
+  t.match(second.err(), /already exists/);
+  const mig = io(env);
+  t.equal(await runCli(['migrate'], mig.io), 0);
+  t.match(mig.out().toString(), /up to date/);
+  const bad = io({ DATA_DIR: dir, PORT: 'x' });
+  t.equal(await runCli(['migrate'], bad.io), 78);
+  t.match(bad.err(), /PORT/);
+  t.equal(await runCli(['frobnicate'], io(env).io), 2);
+});
+
+for (const engine of engines()) {
+  t.test(`profile commands and sealing on ${engine.name}`, { skip: engine.skip }, async (t) => {
+    const opened = await engine.open();
+    const ks = await listenKeyService(opened);
+    t.teardown(async () => {
+      await ks.close();
+      await opened.dispose();
+    });
+    const adminEnv = { WAXSEAL_URL: ks.url, WAXSEAL_ADMIN_TOKEN: ks.adminToken };
+
+    const create = io(adminEnv);
+    t.equal(await runCli(['profile', 'create', 'Finance', '--set', 'securityLevel=medium', '--set', 'defaultLocale=de', '--set', 'subjectTemplate=[SECURE] {{subject}}'], create.io), 0, create.err());
+    t.equal(JSON.parse(create.out().toString()).settings.securityLevel, 'medium');
+    const invalid = io(adminEnv);
+    t.equal(await runCli(['profile', 'set', 'Finance', '--set', 'algorithm=des'], invalid.io), 1);
+    t.match(invalid.err(), /algorithm/);
+    const list = io(adminEnv);
+    t.equal(await runCli(['profile', 'list'], list.io), 0);
+    t.match(list.out().toString(), /Finance\tmedium\taes-256-gcm/);
+
+    const prov = io(adminEnv);
+    t.equal(await runCli(['profile', 'provision', 'Finance', '--admin-email', 'gw@example.test'], prov.io), 0, prov.err());
+    const credential = prov.out().toString().trim();
+    t.match(credential, /^wxg_/);
+
+    const message = buildCorpus()[0]!.bytes;
+    const sealEnv = { WAXSEAL_URL: ks.url, WAXSEAL_CREDENTIAL_FINANCE: credential };
+    const seal = io(sealEnv, Buffer.from(message));
+    t.equal(await runCli(['seal', '--profile', 'Finance'], seal.io), 0, seal.err());
+    const file = await parseEnvelopeMail(seal.out());
+    t.match(file.mail.subject ?? '', /^\[SECURE\] /, 'subject from the profile template');
+    t.match(file.html, /<html lang="de"/, 'envelope in the profile\'s default locale');
+    const share = await ks.services.envelopes.serverShare(file.envelopeId);
+    const plain = await openEnvelope({ serverShare: share!, envelopeSecret: file.envelopeSecret }, file.inlinePayload!);
+    t.ok(Buffer.from(plain).equals(Buffer.from(message)), 'the CLI envelope opens to the original');
+
+    const wrongProfile = io(sealEnv, Buffer.from(message));
+    t.equal(await runCli(['seal', '--profile', 'Other'], { ...wrongProfile.io, env: { ...sealEnv, WAXSEAL_CREDENTIAL: credential } }), 1);
+    t.match(wrongProfile.err(), /belongs to profile "Finance"/);
+    t.equal(wrongProfile.out().length, 0);
+
+    const malformed = io(sealEnv, Buffer.from('this is not an email'));
+    t.equal(await runCli(['seal', '--profile', 'Finance'], malformed.io), 65);
+    t.equal(malformed.out().length, 0, 'nothing written for a malformed message');
+    t.match(malformed.err(), /waxseal: /);
+
+    const rotate = io(adminEnv);
+    const credId = credential.slice(4, 16);
+    t.equal(await runCli(['profile', 'rotate', credId], rotate.io), 0, rotate.err());
+    const stale = io(sealEnv, Buffer.from(message));
+    t.equal(await runCli(['seal', '--profile', 'Finance'], stale.io), 75);
+    t.match(stale.err(), /refused the gateway credential/);
+    t.equal(stale.out().length, 0);
+  });
+}
+
+t.test('key service down: retries with backoff, then a clear failure and no output', async (t) => {
+  const port = await freePort();
+  const env = { WAXSEAL_URL: `http://127.0.0.1:${port}`, WAXSEAL_CREDENTIAL: `wxg_${'a'.repeat(12)}.${'b'.repeat(43)}` };
+  const run = io(env, Buffer.from(buildCorpus()[0]!.bytes));
+  let caught: unknown = null;
+  try {
+    await sealCommand(['--profile', 'Finance'], run.io, { attempts: 3, retryBaseDelayMs: 5 });
+  } catch (err) {
+    caught = err;
+  }
+  t.ok(caught instanceof CliError);
+  t.equal((caught as CliError).exitCode, 75);
+  t.match((caught as Error).message, /could not be reached after 3 attempts .*ECONNREFUSED.*nothing was written/s);
+  t.equal((run.err().match(/retry \d/g) ?? []).length, 2, 'two retries announced');
+  t.equal(run.out().length, 0, 'no envelope written');
+});

@@ -1,2 +1,0 @@
-import t from 'tap';
-t.equal(typeof process.versions.node, 'string');
