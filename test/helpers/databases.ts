@@ -53,8 +53,11 @@ async function openPgliteForTest(): Promise<OpenedDatabase> {
     url: null,
     dataDir,
     async dispose() {
-      await database.close();
-      await fs.rm(dataDir, { recursive: true, force: true });
+      try {
+        await database.close();
+      } finally {
+        await fs.rm(dataDir, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -93,8 +96,11 @@ async function openPostgresForTest(adminUrl: string): Promise<OpenedDatabase> {
     url: created.url,
     dataDir: null,
     async dispose() {
-      await database.close();
-      await created.drop();
+      try {
+        await database.close();
+      } finally {
+        await created.drop();
+      }
     },
   };
 }
