@@ -1,11 +1,9 @@
 import Type from 'typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AdminPrincipal } from '../domain/admins/admin-service.ts';
+import type { FastifyInstance } from 'fastify';
 import type { Credential } from '../domain/credentials/credential-service.ts';
-import { DomainError } from '../domain/errors.ts';
 import type { Profile } from '../domain/profiles/profile-service.ts';
 import type { Services } from '../services.ts';
-import { INVALID_TOKEN, bearerToken } from './auth.ts';
+import { requireBearer } from './auth.ts';
 import { CredentialSchema, IssuedCredentialSchema, ProfileSchema, problemRef } from './schemas.ts';
 
 const security = [{ adminToken: [] }];
@@ -31,13 +29,7 @@ const credentialJson = (c: Credential) => ({
 /** Organisation administration over HTTP, for administrator tokens (`waxseal admin init`). */
 export async function adminApiRoutes(app: FastifyInstance, opts: { services: Services }): Promise<void> {
   const { services } = opts;
-  const admins = new WeakMap<FastifyRequest, AdminPrincipal>();
-  app.addHook('onRequest', async (request) => {
-    const principal = await services.admins.authenticate(bearerToken(request));
-    if (!principal) throw new DomainError('unauthenticated', INVALID_TOKEN);
-    admins.set(request, principal);
-  });
-  const admin = (request: FastifyRequest) => admins.get(request)!;
+  const admin = requireBearer(app, (token) => services.admins.authenticate(token));
 
   app.get(
     '/profiles',

@@ -1,12 +1,11 @@
 import Type from 'typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
-import type { GatewayPrincipal } from '../domain/credentials/credential-service.ts';
 import type { EnvelopeUpload } from '../domain/envelopes/envelope-types.ts';
 import { DomainError } from '../domain/errors.ts';
 import { ProfileSettingsSchema } from '../domain/profiles/profile-settings.ts';
 import { payloadUrlFor, type Services } from '../services.ts';
-import { INVALID_TOKEN, bearerToken } from './auth.ts';
+import { requireBearer } from './auth.ts';
 import { EnvelopeIdParams, EnvelopeStoredSchema, EnvelopeUploadSchema, problemRef } from './schemas.ts';
 
 /** Versions a gateway learns from the key service, so both sides agree on what they write. */
@@ -18,13 +17,7 @@ const errors = { 400: problemRef, 401: problemRef, 404: problemRef, 409: problem
 /** The key API a provisioned gateway uses (credential from `waxseal profile provision`). */
 export async function gatewayApiRoutes(app: FastifyInstance, opts: { services: Services; config: Config }): Promise<void> {
   const { services, config } = opts;
-  const principals = new WeakMap<FastifyRequest, GatewayPrincipal>();
-  app.addHook('onRequest', async (request) => {
-    const principal = await services.credentials.authenticate(bearerToken(request));
-    if (!principal) throw new DomainError('unauthenticated', INVALID_TOKEN);
-    principals.set(request, principal);
-  });
-  const gateway = (request: FastifyRequest) => principals.get(request)!;
+  const gateway = requireBearer(app, (token) => services.credentials.authenticate(token));
 
   // Ciphertext only: it is useless without both key halves, so a raw body is fine here.
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: config.maxPayloadBytes }, (_req, body, done) => done(null, body));
