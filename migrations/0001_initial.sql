@@ -69,17 +69,14 @@ CREATE TABLE envelopes (
   wrapped_share      bytea NOT NULL,
   kek_version        integer NOT NULL,
   request_digest     bytea NOT NULL,
+  -- Recipients as normalised address lists: one row per envelope keeps an upload a single-row
+  -- insert. Per-recipient state (openings, receipts) gets its own table with the opening flow.
+  recipients_to      text[] NOT NULL,
+  recipients_cc      text[] NOT NULL,
+  recipients_bcc     text[] NOT NULL,
   locked_at          timestamptz,
   lock_reason        text,
   created_at         timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX envelopes_kek_version ON envelopes (kek_version);
 CREATE INDEX envelopes_org_created ON envelopes (org_id, created_at);
-
-CREATE TABLE envelope_recipients (
-  envelope_id  text NOT NULL REFERENCES envelopes (id) ON DELETE CASCADE,
-  address      text NOT NULL,
-  kind         text NOT NULL CHECK (kind IN ('to', 'cc', 'bcc')),
-  PRIMARY KEY (envelope_id, kind, address)
-);
-CREATE INDEX envelope_recipients_address ON envelope_recipients (address);

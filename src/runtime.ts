@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from './config.ts';
 import { loadKeyRing, type KeyRing } from './crypto/kek.ts';
 import { openDatabase, type Database } from './db/open-database.ts';
@@ -7,10 +6,7 @@ import { migrate } from './db/migrate.ts';
 import { createFilePayloadStore } from './domain/payloads/payload-store.ts';
 import { createServices, type Services } from './services.ts';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'migrations');
-export const VIEWS_DIR = path.join(PROJECT_ROOT, 'views');
-export const LOCALES_DIR = path.join(PROJECT_ROOT, 'locales');
+import { MIGRATIONS_DIR } from './paths.ts';
 
 export interface Runtime {
   database: Database;

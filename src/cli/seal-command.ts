@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadSealConfig } from '../config.ts';
 import { createI18n } from '../i18n/create-i18n.ts';
-import { LOCALES_DIR, VIEWS_DIR } from '../runtime.ts';
+import { LOCALES_DIR, VIEWS_DIR } from '../paths.ts';
 import { createKeyServiceClient, KeyServiceError } from '../gateway/key-client.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../gateway/message-head.ts';
 import { MessageError } from '../gateway/message-errors.ts';

@@ -72,15 +72,12 @@ export interface EnvelopesTable {
   wrapped_share: Uint8Array;
   kek_version: number;
   request_digest: Uint8Array;
+  recipients_to: string[];
+  recipients_cc: string[];
+  recipients_bcc: string[];
   locked_at: NullableTimestamp;
   lock_reason: string | null;
   created_at: Timestamp;
-}
-
-export interface EnvelopeRecipientsTable {
-  envelope_id: string;
-  address: string;
-  kind: 'to' | 'cc' | 'bcc';
 }
 
 export interface SchemaMigrationsTable {
@@ -96,6 +93,5 @@ export interface DB {
   profiles: ProfilesTable;
   gateway_credentials: GatewayCredentialsTable;
   envelopes: EnvelopesTable;
-  envelope_recipients: EnvelopeRecipientsTable;
   schema_migrations: SchemaMigrationsTable;
 }

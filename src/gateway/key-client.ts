@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'undici';
 import type { EnvelopeUpload } from '../domain/envelopes/envelope-types.ts';
 import type { ProfileSettings } from '../domain/profiles/profile-settings.ts';
 
@@ -39,7 +40,6 @@ export interface KeyClientOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   timeoutMs?: number;
-  fetch?: typeof globalThis.fetch;
   sleep?: (ms: number) => Promise<void>;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
 }
@@ -52,47 +52,48 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
   const baseDelay = opts.baseDelayMs ?? 500;
   const maxDelay = opts.maxDelayMs ?? 8_000;
   const timeoutMs = opts.timeoutMs ?? 60_000;
-  const doFetch = opts.fetch ?? globalThis.fetch;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
 
   async function request(method: string, path: string, body?: { json: unknown } | { bytes: Uint8Array }): Promise<{ status: number; json: unknown }> {
     const headers: Record<string, string> = { authorization: `Bearer ${opts.credential}`, accept: 'application/json' };
-    let payload: BodyInit | undefined;
+    let payload: string | Uint8Array | undefined;
     if (body && 'json' in body) {
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(body.json);
     } else if (body) {
+      // undici's request() writes the bytes as they are; fetch() would copy a 25 MB payload twice.
       headers['content-type'] = 'application/octet-stream';
-      payload = body.bytes as Uint8Array<ArrayBuffer>;
+      payload = body.bytes;
     }
     let lastReason = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      let res: Response | null = null;
+      let status = 0;
+      let json: unknown = null;
       try {
-        res = await doFetch(`${base}${path}`, { method, headers, body: payload, signal: AbortSignal.timeout(timeoutMs) });
-      } catch (err) {
-        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        lastReason = cause?.code ?? cause?.message ?? (err as Error).message;
-      }
-      if (res) {
-        const text = await res.text();
-        let json: unknown = null;
+        const res = await httpRequest(`${base}${path}`, { method: method as 'GET', headers, body: payload, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+        status = res.statusCode;
+        const text = await res.body.text();
         try {
           json = text ? JSON.parse(text) : null;
         } catch {
           json = null;
         }
-        if (res.ok) return { status: res.status, json };
-        const detail = (json as { detail?: string } | null)?.detail ?? res.statusText;
-        if (!RETRYABLE.has(res.status)) {
-          if (res.status === 401 || res.status === 403) {
-            throw new KeyServiceError('unauthorized', `The key service refused the gateway credential (${detail}). Provision the profile again or check WAXSEAL_CREDENTIAL.`, res.status);
+      } catch (err) {
+        const e = err as { code?: string; message?: string; cause?: { code?: string } };
+        lastReason = e.cause?.code ?? e.code ?? e.message ?? String(err);
+      }
+      if (status >= 200 && status < 300) return { status, json };
+      if (status !== 0) {
+        const detail = (json as { detail?: string } | null)?.detail ?? `HTTP ${status}`;
+        if (!RETRYABLE.has(status)) {
+          if (status === 401 || status === 403) {
+            throw new KeyServiceError('unauthorized', `The key service refused the gateway credential (${detail}). Provision the profile again or check WAXSEAL_CREDENTIAL.`, status);
           }
-          if (res.status === 409) throw new KeyServiceError('conflict', detail, res.status);
+          if (status === 409) throw new KeyServiceError('conflict', detail, status);
           const errors = (json as { errors?: string[] } | null)?.errors;
-          throw new KeyServiceError('rejected', `The key service refused the request: ${detail}${errors ? ` (${errors.join('; ')})` : ''}`, res.status);
+          throw new KeyServiceError('rejected', `The key service refused the request: ${detail}${errors ? ` (${errors.join('; ')})` : ''}`, status);
         }
-        lastReason = `HTTP ${res.status} ${detail}`;
+        lastReason = `HTTP ${status} ${detail}`;
       }
       if (attempt < attempts) {
         const exp = Math.min(maxDelay, baseDelay * 2 ** (attempt - 1));

@@ -27,7 +27,7 @@ import { buildSecuredoc } from '../../src/envelope/securedoc.ts';
 import type { SecuredocInput, SecuredocMode } from '../../src/envelope/securedoc.ts';
 import { createI18n } from '../../src/i18n/create-i18n.ts';
 import type { Locale } from '../../src/i18n/locales.ts';
-import { LOCALES_DIR, VIEWS_DIR } from '../../src/runtime.ts';
+import { LOCALES_DIR, VIEWS_DIR } from '../../src/paths.ts';
 import { browserSkip, launchChromium } from '../helpers/chromium.ts';
 
 const skip = browserSkip();

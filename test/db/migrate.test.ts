@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../src/db/open-database.ts';
 import { migrate, readMigrations } from '../../src/db/migrate.ts';
-import { MIGRATIONS_DIR } from '../../src/runtime.ts';
+import { MIGRATIONS_DIR } from '../../src/paths.ts';
 import { createPostgresDatabase, engines } from '../helpers/databases.ts';
 
 t.test('migration files are numbered and unique', async (t) => {
@@ -26,7 +26,7 @@ for (const engine of engines()) {
     t.teardown(() => opened.dispose());
     t.same(await migrate(opened.database, MIGRATIONS_DIR), [], 'a second run applies nothing');
     const tables = await opened.database.db.introspection.getTables();
-    for (const name of ['organisations', 'users', 'api_tokens', 'profiles', 'gateway_credentials', 'envelopes', 'envelope_recipients', 'schema_migrations']) {
+    for (const name of ['organisations', 'users', 'api_tokens', 'profiles', 'gateway_credentials', 'envelopes', 'schema_migrations']) {
       t.ok(tables.some((x) => x.name === name), `table ${name} exists`);
     }
   });

@@ -3,7 +3,7 @@ import { openEnvelope } from '../../src/crypto/envelope-crypto.ts';
 import { createKeyServiceClient } from '../../src/gateway/key-client.ts';
 import { sealMessage } from '../../src/gateway/seal.ts';
 import { createI18n } from '../../src/i18n/create-i18n.ts';
-import { LOCALES_DIR, VIEWS_DIR } from '../../src/runtime.ts';
+import { LOCALES_DIR, VIEWS_DIR } from '../../src/paths.ts';
 import { buildCorpus, buildLargeMessage } from '../helpers/corpus.ts';
 import { engines } from '../helpers/databases.ts';
 import { parseEnvelopeMail } from '../helpers/envelope-file.ts';

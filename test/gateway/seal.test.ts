@@ -6,7 +6,7 @@ import { MessageError } from '../../src/gateway/message-errors.ts';
 import { sealMessage } from '../../src/gateway/seal.ts';
 import { createI18n } from '../../src/i18n/create-i18n.ts';
 import { SUPPORTED_LOCALES } from '../../src/i18n/locales.ts';
-import { LOCALES_DIR, VIEWS_DIR } from '../../src/runtime.ts';
+import { LOCALES_DIR, VIEWS_DIR } from '../../src/paths.ts';
 import { buildLargeMessage } from '../helpers/corpus.ts';
 import { engines } from '../helpers/databases.ts';
 import { parseEnvelopeMail } from '../helpers/envelope-file.ts';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { openDatabase, type Database } from '../../src/db/open-database.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { MIGRATIONS_DIR } from '../../src/runtime.ts';
+import { MIGRATIONS_DIR } from '../../src/paths.ts';
 
 /**
  * Every database test runs once per engine. Each test file gets its own database: a fresh

@@ -7,7 +7,7 @@ import { openEnvelope, EnvelopeAuthError } from '../../src/crypto/envelope-crypt
 import { createKeyServiceClient } from '../../src/gateway/key-client.ts';
 import { sealMessage } from '../../src/gateway/seal.ts';
 import { createI18n } from '../../src/i18n/create-i18n.ts';
-import { LOCALES_DIR, VIEWS_DIR } from '../../src/runtime.ts';
+import { LOCALES_DIR, VIEWS_DIR } from '../../src/paths.ts';
 import { engines } from '../helpers/databases.ts';
 import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
 import { listenKeyService, provisionProfile } from '../helpers/key-service.ts';

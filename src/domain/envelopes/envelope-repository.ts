@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB, EnvelopesTable } from '../../db/schema.ts';
 import type { Insertable } from 'kysely';
 
@@ -6,29 +6,13 @@ import type { Insertable } from 'kysely';
 const PUBLIC_COLUMNS = [
   'id', 'org_id', 'profile_id', 'sender', 'subject', 'security_level', 'locale', 'algorithm', 'flags',
   'expires_at', 'read_by', 'payload_transport', 'payload_digest', 'payload_size', 'payload_stored_at',
-  'locked_at', 'lock_reason', 'created_at',
+  'recipients_to', 'recipients_cc', 'recipients_bcc', 'locked_at', 'lock_reason', 'created_at',
 ] as const;
 
-/**
- * Inserts the envelope and its recipients in one statement: atomic without an explicit
- * transaction, and one round trip, which is what an upload costs at high rates.
- * Returns false when the id was already taken (nothing is written then).
- */
-export async function insertEnvelope(
-  db: Kysely<DB>,
-  row: Insertable<EnvelopesTable>,
-  recipients: { address: string; kind: 'to' | 'cc' | 'bcc' }[],
-): Promise<boolean> {
-  const inserted = await db
-    .with('e', (qb) => qb.insertInto('envelopes').values(row).onConflict((oc) => oc.column('id').doNothing()).returning(['id']))
-    .insertInto('envelope_recipients')
-    .columns(['envelope_id', 'address', 'kind'])
-    .expression(
-      sql`SELECT e.id, r.address, r.kind FROM e, unnest(${recipients.map((r) => r.address)}::text[], ${recipients.map((r) => r.kind)}::text[]) AS r(address, kind)`,
-    )
-    .returning(['envelope_id'])
-    .execute();
-  return inserted.length > 0;
+/** Inserts one envelope; false when the id was already taken (nothing is written then). */
+export async function insertEnvelope(db: Kysely<DB>, row: Insertable<EnvelopesTable>): Promise<boolean> {
+  const inserted = await db.insertInto('envelopes').values(row).onConflict((oc) => oc.column('id').doNothing()).returning(['id']).executeTakeFirst();
+  return inserted !== undefined;
 }
 
 /** For the idempotency check: the secrets-adjacent columns, named explicitly. */
@@ -41,10 +25,7 @@ export async function findEnvelopeIdentity(db: Kysely<DB>, id: string) {
 }
 
 export async function findEnvelope(db: Kysely<DB>, id: string) {
-  const row = await db.selectFrom('envelopes').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
-  if (!row) return undefined;
-  const recipients = await db.selectFrom('envelope_recipients').select(['address', 'kind']).where('envelope_id', '=', id).orderBy('address').execute();
-  return { row, recipients };
+  return db.selectFrom('envelopes').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
 }
 
 export async function markPayloadStored(db: Kysely<DB>, id: string, at: Date): Promise<void> {

@@ -124,7 +124,6 @@ export function createEnvelopeService(deps: {
       const share = Buffer.from(upload.serverShare, 'base64url');
       const requestDigest = createHash('sha256').update(JSON.stringify(canonical)).digest();
       const { wrapped, version } = keyRing.wrap(id, share);
-      const recipients = (['to', 'cc', 'bcc'] as const).flatMap((kind) => canonical.recipients[kind].map((address) => ({ address, kind })));
 
       const created = await repo.insertEnvelope(
           db,
@@ -147,9 +146,10 @@ export function createEnvelopeService(deps: {
             wrapped_share: wrapped,
             kek_version: version,
             request_digest: requestDigest,
-          },
-          recipients,
-        );
+            recipients_to: canonical.recipients.to,
+            recipients_cc: canonical.recipients.cc,
+            recipients_bcc: canonical.recipients.bcc,
+          });
       if (created) return { created: true, payloadPending: canonical.payload.transport === 'reference' };
 
       const existing = await repo.findEnvelopeIdentity(db, id);
@@ -177,10 +177,8 @@ export function createEnvelopeService(deps: {
     },
 
     async get(id) {
-      const found = await repo.findEnvelope(db, id);
-      if (!found) return null;
-      const { row, recipients } = found;
-      const pick = (kind: 'to' | 'cc' | 'bcc') => recipients.filter((r) => r.kind === kind).map((r) => r.address);
+      const row = await repo.findEnvelope(db, id);
+      if (!row) return null;
       return {
         id: row.id,
         orgId: row.org_id,
@@ -194,7 +192,7 @@ export function createEnvelopeService(deps: {
         expiresAt: row.expires_at,
         readBy: row.read_by,
         payload: { transport: row.payload_transport, digest: row.payload_digest, size: Number(row.payload_size), stored: row.payload_stored_at !== null },
-        recipients: { to: pick('to'), cc: pick('cc'), bcc: pick('bcc') },
+        recipients: { to: row.recipients_to, cc: row.recipients_cc, bcc: row.recipients_bcc },
         lockedAt: row.locked_at,
         lockReason: row.lock_reason,
         createdAt: row.created_at,

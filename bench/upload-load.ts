@@ -1,0 +1,34 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** One upload as a gateway sends it; random ids and shares, like real traffic. */
+export function uploadBody() {
+  return {
+    serverShare: randomBytes(32).toString('base64url'),
+    sender: 'sender@example.test',
+    recipients: { to: ['alice@example.test'], cc: ['carol@example.test'], bcc: [] as string[] },
+    subject: 'Quarterly numbers',
+    securityLevel: 'high',
+    expiresAt: null,
+    readBy: null,
+    flags: { replyEnabled: true, replyAllEnabled: false, forwardEnabled: false, sendReturnReceipt: true, suppressAppletForOpen: false, useScript: true, rememberEnvelopeKeyCheckbox: false },
+    locale: 'en',
+    algorithm: 'aes-256-gcm',
+    payload: { transport: 'inline', digest: createHash('sha256').update(randomBytes(8)).digest('hex'), size: 50_000 },
+  };
+}
+
+/** Runs `count` calls of `one`, `concurrency` at a time; returns calls per second. */
+export async function runConcurrent(count: number, concurrency: number, one: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= count) return;
+        await one(i);
+      }
+    }),
+  );
+  return count / (Number(process.hrtime.bigint() - start) / 1e9);
+}
