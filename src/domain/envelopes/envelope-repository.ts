@@ -9,10 +9,10 @@ const PUBLIC_COLUMNS = [
   'recipients_to', 'recipients_cc', 'recipients_bcc', 'locked_at', 'lock_reason', 'created_at',
 ] as const;
 
-/** Inserts one envelope; false when the id was already taken (nothing is written then). */
-export async function insertEnvelope(db: Kysely<DB>, row: Insertable<EnvelopesTable>): Promise<boolean> {
-  const inserted = await db.insertInto('envelopes').values(row).onConflict((oc) => oc.column('id').doNothing()).returning(['id']).executeTakeFirst();
-  return inserted !== undefined;
+/** Inserts envelopes in one statement; returns the ids that were inserted (taken ids are skipped). */
+export async function insertEnvelopes(db: Kysely<DB>, rows: Insertable<EnvelopesTable>[]): Promise<string[]> {
+  const inserted = await db.insertInto('envelopes').values(rows).onConflict((oc) => oc.column('id').doNothing()).returning(['id']).execute();
+  return inserted.map((r) => r.id);
 }
 
 /** For the idempotency check: the secrets-adjacent columns, named explicitly. */

@@ -9,6 +9,7 @@ import type { GatewayPrincipal } from '../credentials/credential-service.ts';
 import type { PayloadStore } from '../payloads/payload-store.ts';
 import type { EnvelopeFlags, EnvelopeRecord, EnvelopeUpload } from './envelope-types.ts';
 import * as repo from './envelope-repository.ts';
+import { createInsertBatcher } from './insert-batcher.ts';
 
 export interface StoreResult {
   created: boolean;
@@ -98,6 +99,7 @@ export function createEnvelopeService(deps: {
 }): EnvelopeService {
   const { db, keyRing, payloads } = deps;
   const now = deps.now ?? (() => new Date());
+  const inserts = createInsertBatcher(db);
 
   function sameShare(id: string, stored: { wrapped_share: Uint8Array; kek_version: number }, share: Buffer): boolean {
     return bytesEqual(keyRing.unwrap(id, stored.wrapped_share, stored.kek_version), share);
@@ -125,31 +127,29 @@ export function createEnvelopeService(deps: {
       const requestDigest = createHash('sha256').update(JSON.stringify(canonical)).digest();
       const { wrapped, version } = keyRing.wrap(id, share);
 
-      const created = await repo.insertEnvelope(
-          db,
-          {
-            id,
-            org_id: principal.profile.orgId,
-            profile_id: principal.profile.id,
-            credential_id: principal.credentialId,
-            sender: canonical.sender,
-            subject: settings.keepSubject ? canonical.subject : null,
-            security_level: canonical.securityLevel,
-            locale: canonical.locale,
-            algorithm: canonical.algorithm,
-            flags: JSON.stringify(canonical.flags),
-            expires_at: canonical.expiresAt,
-            read_by: canonical.readBy,
-            payload_transport: canonical.payload.transport,
-            payload_digest: canonical.payload.digest,
-            payload_size: canonical.payload.size,
-            wrapped_share: wrapped,
-            kek_version: version,
-            request_digest: requestDigest,
-            recipients_to: canonical.recipients.to,
-            recipients_cc: canonical.recipients.cc,
-            recipients_bcc: canonical.recipients.bcc,
-          });
+      const created = await inserts.insert({
+        id,
+        org_id: principal.profile.orgId,
+        profile_id: principal.profile.id,
+        credential_id: principal.credentialId,
+        sender: canonical.sender,
+        subject: settings.keepSubject ? canonical.subject : null,
+        security_level: canonical.securityLevel,
+        locale: canonical.locale,
+        algorithm: canonical.algorithm,
+        flags: JSON.stringify(canonical.flags),
+        expires_at: canonical.expiresAt,
+        read_by: canonical.readBy,
+        payload_transport: canonical.payload.transport,
+        payload_digest: canonical.payload.digest,
+        payload_size: canonical.payload.size,
+        wrapped_share: wrapped,
+        kek_version: version,
+        request_digest: requestDigest,
+        recipients_to: canonical.recipients.to,
+        recipients_cc: canonical.recipients.cc,
+        recipients_bcc: canonical.recipients.bcc,
+      });
       if (created) return { created: true, payloadPending: canonical.payload.transport === 'reference' };
 
       const existing = await repo.findEnvelopeIdentity(db, id);

@@ -1,0 +1,101 @@
+import t from 'tap';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Insertable } from 'kysely';
+import type { EnvelopesTable } from '../../src/db/schema.ts';
+import { createKeyRing } from '../../src/crypto/kek.ts';
+import type { EnvelopeUpload } from '../../src/domain/envelopes/envelope-types.ts';
+import { createInsertBatcher } from '../../src/domain/envelopes/insert-batcher.ts';
+import { createFilePayloadStore } from '../../src/domain/payloads/payload-store.ts';
+import { createServices } from '../../src/services.ts';
+import { engines } from '../helpers/databases.ts';
+import { errorOf } from '../helpers/errors.ts';
+
+const upload = (subject: string): EnvelopeUpload => ({
+  serverShare: randomBytes(32).toString('base64url'),
+  sender: 'a@example.test',
+  recipients: { to: ['b@example.test'], cc: [], bcc: [] },
+  subject,
+  securityLevel: 'high',
+  expiresAt: null,
+  readBy: null,
+  flags: { replyEnabled: true, replyAllEnabled: false, forwardEnabled: false, sendReturnReceipt: false, suppressAppletForOpen: false, useScript: true, rememberEnvelopeKeyCheckbox: false },
+  locale: 'en',
+  algorithm: 'aes-256-gcm',
+  payload: { transport: 'inline', digest: createHash('sha256').update(subject).digest('hex'), size: 100 },
+});
+
+for (const engine of engines()) {
+  t.test(`uploads arriving together on ${engine.name}`, { skip: engine.skip }, async (t) => {
+    const opened = await engine.open();
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-batch-'));
+    t.teardown(async () => {
+      await opened.dispose();
+      await fs.rm(dir, { recursive: true, force: true });
+    });
+    const services = createServices({ database: opened.database, keyRing: createKeyRing(new Map([[1, randomBytes(32)]])), payloads: createFilePayloadStore(dir) });
+    const init = await services.admins.initialise({ organisation: 'Org', email: 'admin@example.test' });
+    await services.profiles.create(init.orgId, 'P');
+    const { token } = await services.credentials.provision(init.orgId, 'P', 'gw@example.test');
+    const principal = (await services.credentials.authenticate(token))!;
+
+    t.test('many at once: each stored once, each told the truth', async (t) => {
+      const ids = Array.from({ length: 150 }, () => randomBytes(16).toString('base64url'));
+      const results = await Promise.all(ids.map((id, i) => services.envelopes.store(principal, id, upload(`s${i}`))));
+      t.ok(results.every((r) => r.created), 'all 150 created (more than one batch)');
+      for (const [i, id] of ids.entries()) t.equal((await services.envelopes.get(id))!.subject, `s${i}`);
+    });
+
+    t.test('the same id twice in one batch: same body is one envelope, a different body is refused', async (t) => {
+      const id = randomBytes(16).toString('base64url');
+      const body = upload('same');
+      const [a, b] = await Promise.all([services.envelopes.store(principal, id, body), services.envelopes.store(principal, id, body)]);
+      t.same([a.created, b.created].sort(), [false, true], 'one created, the repeat recognised');
+      const id2 = randomBytes(16).toString('base64url');
+      const settled = await Promise.allSettled([services.envelopes.store(principal, id2, upload('one')), services.envelopes.store(principal, id2, upload('two'))]);
+      t.equal(settled.filter((s) => s.status === 'fulfilled').length, 1, 'one wins');
+      const lost = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult;
+      t.equal((lost.reason as { code?: string }).code, 'conflict', 'the other is a conflict');
+    });
+
+    t.test('one bad row does not fail the rows batched with it', async (t) => {
+      const batcher = createInsertBatcher(opened.database.db);
+      const profile = await services.profiles.get(init.orgId, 'P');
+      const row = (id: string, level: string): Insertable<EnvelopesTable> => ({
+        id,
+        org_id: init.orgId,
+        profile_id: profile.id,
+        credential_id: principal.credentialId,
+        sender: 'a@example.test',
+        subject: null,
+        security_level: level as 'high',
+        locale: 'en',
+        algorithm: 'aes-256-gcm',
+        flags: '{}',
+        payload_transport: 'inline',
+        payload_digest: 'a'.repeat(64),
+        payload_size: 1,
+        wrapped_share: randomBytes(60),
+        kek_version: 1,
+        request_digest: randomBytes(32),
+        recipients_to: ['b@example.test'],
+        recipients_cc: [],
+        recipients_bcc: [],
+      });
+      const good1 = randomBytes(16).toString('base64url');
+      const good2 = randomBytes(16).toString('base64url');
+      const [r1, bad, r2] = await Promise.all([
+        batcher.insert(row(good1, 'high')),
+        errorOf(batcher.insert(row(randomBytes(16).toString('base64url'), 'bogus'))),
+        batcher.insert(row(good2, 'medium')),
+      ]);
+      t.equal(r1, true);
+      t.equal(r2, true);
+      t.match(bad.message, /check constraint|violates/i, 'the bad row gets its own error');
+      t.ok(await services.envelopes.get(good1));
+      t.ok(await services.envelopes.get(good2));
+    });
+  });
+}
