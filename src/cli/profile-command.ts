@@ -89,7 +89,8 @@ export async function profileCommand(args: string[], io: CliIo): Promise<number>
       print(await call('GET', `/profiles/${need('NAME')}`));
       return 0;
     case 'create':
-      print(await call('POST', '/profiles', { name: (need('NAME'), name), settings: await settingsFrom(values) }));
+      need('NAME');
+      print(await call('POST', '/profiles', { name, settings: await settingsFrom(values) }));
       return 0;
     case 'set':
       print(await call('PATCH', `/profiles/${need('NAME')}`, { settings: await settingsFrom(values) }));
