@@ -57,6 +57,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof Error && err.name === 'KeyRingError') {
+    process.stderr.write(`waxseal: configuration error: ${err.message}\n`);
+    process.exit(78);
+  }
   process.stderr.write(`waxseal: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

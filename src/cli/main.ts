@@ -52,9 +52,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       writeLine(io.stderr, `waxseal: ${err.message}`);
       return err.exitCode;
     }
-    if (err instanceof Error && err.name === 'ConfigError') {
+    if (err instanceof Error && (err.name === 'ConfigError' || err.name === 'KeyRingError')) {
       writeLine(io.stderr, `waxseal: configuration error: ${err.message}`);
       return 78;
+    }
+    if (err instanceof Error && err.name === 'DatabaseInUseError') {
+      writeLine(io.stderr, `waxseal: ${err.message}`);
+      return 75;
     }
     if (err instanceof Error && err.name === 'TypeError' && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
       writeLine(io.stderr, `waxseal: ${err.message}`);

@@ -113,7 +113,13 @@ export async function loadKeyRing(src: KekSource): Promise<{ ring: KeyRing; crea
 
 /** Adds the next key version to a key file (rotation step 1; `rewrap` is step 2). */
 export async function addKeyToFile(filePath: string): Promise<number> {
-  const keys = parseKeyList((await fs.readFile(filePath, 'utf8')).trim(), filePath);
+  let text: string;
+  try {
+    text = await fs.readFile(filePath, 'utf8');
+  } catch (err) {
+    throw new KeyRingError(`cannot read the key file ${filePath}: ${(err as Error).message}`);
+  }
+  const keys = parseKeyList(text.trim(), filePath);
   const next = Math.max(...keys.keys()) + 1;
   keys.set(next, randomBytes(32));
   await writeKeyFile(filePath, keys, false);

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -74,16 +75,70 @@ async function openPostgres(url: string): Promise<Database> {
   };
 }
 
+export class DatabaseInUseError extends Error {
+  constructor(dataDir: string, pid: number) {
+    super(
+      `the embedded database in ${dataDir} is in use by process ${pid} (probably the running key service); ` +
+        'stop it first, or use the HTTP API while it runs',
+    );
+    this.name = 'DatabaseInUseError';
+  }
+}
+
+/**
+ * The embedded database is a folder that exactly one process may have open: a second one
+ * (a CLI command beside the running service) would see a stale copy and its writes would be
+ * lost. A lock file holding the owner's pid enforces that; a lock left by a dead process is
+ * taken over.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const lockFile = path.join(dataDir, 'waxseal.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await fs.writeFile(lockFile, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return async () => {
+        await fs.rm(lockFile, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await fs.readFile(lockFile, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) throw new DatabaseInUseError(dataDir, pid);
+      await fs.rm(lockFile, { force: true });
+    }
+  }
+  throw new Error(`cannot take the lock ${lockFile}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function openPglite(dataDir: string | null): Promise<Database> {
-  if (dataDir !== null) await fs.mkdir(dataDir, { recursive: true });
-  const pglite = dataDir === null ? new PGlite() : new PGlite(dataDir);
-  await pglite.waitReady;
+  let unlock = async () => {};
+  if (dataDir !== null) {
+    await fs.mkdir(dataDir, { recursive: true });
+    unlock = await lockDataDir(dataDir);
+  }
+  let pglite: PGlite;
+  try {
+    pglite = dataDir === null ? new PGlite() : new PGlite(dataDir);
+    await pglite.waitReady;
+  } catch (err) {
+    await unlock();
+    throw err;
+  }
   const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
   return {
     kind: 'pglite',
     db,
     async runExclusive(body) {
-      // PGlite is one connection behind a mutex, so only this process can be here; a kysely
+      // PGlite is one connection behind a mutex and the data folder is locked to this process,
+      // so only this process can be here; a kysely
       // transaction gives the single connection to the body, and exec() on the raw handle
       // would deadlock behind it. Run the script through kysely's connection instead:
       // PGlite's query() accepts one statement, so split on the migration files' statement
@@ -101,8 +156,12 @@ async function openPglite(dataDir: string | null): Promise<Database> {
       await sql`SELECT 1`.execute(db);
     },
     async close() {
-      await db.destroy();
-      if (!pglite.closed) await pglite.close();
+      try {
+        await db.destroy();
+        if (!pglite.closed) await pglite.close();
+      } finally {
+        await unlock();
+      }
     },
   };
 }

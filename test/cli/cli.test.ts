@@ -44,6 +44,31 @@ t.test('admin init creates the first administrator once (embedded database)', as
   t.equal(await runCli(['migrate'], bad.io), 78);
   t.match(bad.err(), /PORT/);
   t.equal(await runCli(['frobnicate'], io(env).io), 2);
+  const badKek = io({ DATA_DIR: dir, WAXSEAL_KEK: '1:c2hvcnQ=' });
+  t.equal(await runCli(['kek', 'status'], badKek.io), 78);
+  t.match(badKek.err(), /configuration error: WAXSEAL_KEK: key 1 must be 32 bytes/);
+  const noFile = io({ DATA_DIR: dir, WAXSEAL_KEK_FILE: path.join(dir, 'missing.kek') });
+  t.equal(await runCli(['kek', 'add'], noFile.io), 78);
+  t.match(noFile.err(), /cannot read the key file/);
+});
+
+t.test('a CLI command refuses an embedded database another process has open', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-cli-lock-'));
+  const { spawn } = await import('node:child_process');
+  const other = spawn('sleep', ['30']);
+  t.teardown(async () => {
+    other.kill();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  await fs.mkdir(path.join(dir, 'pglite'), { recursive: true });
+  await fs.writeFile(path.join(dir, 'pglite', 'waxseal.lock'), String(other.pid));
+  const run = io({ DATA_DIR: dir });
+  t.equal(await runCli(['admin', 'init', '--org', 'X', '--email', 'a@example.test'], run.io), 75);
+  t.match(run.err(), new RegExp(`in use by process ${other.pid}.*stop it first`));
+  other.kill();
+  await new Promise((r) => other.once('exit', r));
+  const after = io({ DATA_DIR: dir });
+  t.equal(await runCli(['admin', 'init', '--org', 'X', '--email', 'a@example.test'], after.io), 0, 'a lock left by a dead process is taken over');
 });
 
 for (const engine of engines()) {
