@@ -71,8 +71,9 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
       let json: unknown = null;
       try {
         const res = await httpRequest(`${base}${path}`, { method: method as 'GET', headers, body: payload, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-        status = res.statusCode;
+        // The status counts only once the whole answer arrived: a 2xx cut off mid-body is retried.
         const text = await res.body.text();
+        status = res.statusCode;
         try {
           json = text ? JSON.parse(text) : null;
         } catch {
@@ -82,7 +83,11 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
         const e = err as { code?: string; message?: string; cause?: { code?: string } };
         lastReason = e.cause?.code ?? e.code ?? e.message ?? String(err);
       }
-      if (status >= 200 && status < 300) return { status, json };
+      if (status >= 200 && status < 300) {
+        if (json !== null && typeof json === 'object') return { status, json };
+        lastReason = `HTTP ${status} without a JSON answer`;
+        status = 0;
+      }
       if (status !== 0) {
         const detail = (json as { detail?: string } | null)?.detail ?? `HTTP ${status}`;
         if (!RETRYABLE.has(status)) {
@@ -104,7 +109,7 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
     }
     throw new KeyServiceError(
       'unreachable',
-      `The key service at ${base} could not be reached after ${attempts} attempts (last error: ${lastReason}). The message was not sealed and nothing was written.`,
+      `The key service at ${base} could not be reached after ${attempts} attempts (last error: ${lastReason}). The message was not sealed and no envelope was written; send it again later.`,
     );
   }
 

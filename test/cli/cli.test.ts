@@ -139,7 +139,7 @@ t.test('key service down: retries with backoff, then a clear failure and no outp
   }
   t.ok(caught instanceof CliError);
   t.equal((caught as CliError).exitCode, 75);
-  t.match((caught as Error).message, /could not be reached after 3 attempts .*ECONNREFUSED.*nothing was written/s);
+  t.match((caught as Error).message, /could not be reached after 3 attempts .*ECONNREFUSED.*no envelope was written/s);
   t.equal((run.err().match(/retry \d/g) ?? []).length, 2, 'two retries announced');
   t.equal(run.out().length, 0, 'no envelope written');
 });

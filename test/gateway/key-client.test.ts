@@ -56,3 +56,25 @@ t.test('does not retry what retrying cannot fix', async (t) => {
     await srv.close();
   }
 });
+
+t.test('a 2xx answer cut off mid-body is retried, not taken as success', async (t) => {
+  let seen = 0;
+  const server = http.createServer((req, res) => {
+    seen++;
+    if (seen === 1) {
+      res.writeHead(201, { 'content-type': 'application/json', 'content-length': '200' });
+      res.write('{"created":');
+      setTimeout(() => res.destroy(), 20);
+      return;
+    }
+    res.writeHead(201, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ created: true, payloadPending: false, payloadUrl: null }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const client = createKeyServiceClient({ url, credential, attempts: 3, sleep: async () => {} });
+  const stored = await client.putEnvelope('a'.repeat(22), {} as never);
+  t.same(stored, { created: true, payloadPending: false, payloadUrl: null });
+  t.equal(seen, 2, 'the cut-off answer was retried');
+});

@@ -65,7 +65,13 @@ export function createCredentialService(deps: CredentialServiceDeps): Credential
   const now = deps.now ?? (() => new Date());
   const cacheMs = deps.authCacheMs ?? 5_000;
   const cache = new Map<string, { secretHash: Uint8Array; principal: GatewayPrincipal; until: number }>();
-  const forget = (id: string) => cache.delete(id);
+  // Bumped after every committed revocation: an authentication that read the row before the
+  // revocation committed must not put the old credential back into the cache afterwards.
+  let revocations = 0;
+  const forget = (id: string) => {
+    revocations++;
+    cache.delete(id);
+  };
 
   async function issueFor(tx: Kysely<DB>, profileId: string, adminEmail: string) {
     const t = issueToken(GATEWAY_TOKEN_PREFIX);
@@ -90,19 +96,20 @@ export function createCredentialService(deps: CredentialServiceDeps): Credential
       return issueFor(db, profile.id, email);
     },
     async rotate(orgId, credentialId) {
-      return db.transaction().execute(async (tx) => {
+      const issued = await db.transaction().execute(async (tx) => {
         const old = await ownedCredential(tx, orgId, credentialId);
         if (old.revoked_at !== null) throw new DomainError('conflict', 'this credential is revoked; provision a new one');
-        const issued = await issueFor(tx, old.profile_id, old.admin_email);
+        const replacement = await issueFor(tx, old.profile_id, old.admin_email);
         await repo.revokeCredential(tx, old.id, now());
-        forget(old.id);
-        return issued;
+        return replacement;
       });
+      forget(credentialId);
+      return issued;
     },
     async revoke(orgId, credentialId) {
       await ownedCredential(db, orgId, credentialId);
-      forget(credentialId);
       const row = (await repo.revokeCredential(db, credentialId, now())) ?? (await repo.findCredential(db, credentialId));
+      forget(credentialId);
       return toCredential(row!);
     },
     async list(orgId, profileName) {
@@ -113,6 +120,7 @@ export function createCredentialService(deps: CredentialServiceDeps): Credential
       const parsed = parseToken(GATEWAY_TOKEN_PREFIX, token);
       if (!parsed) return null;
       const at = now();
+      const revocationsBefore = revocations;
       const cached = cache.get(parsed.id);
       if (cached && cached.until > at.getTime() && secretMatches(parsed.secret, cached.secretHash)) return cached.principal;
       const row = await repo.findCredentialForAuth(db, parsed.id);
@@ -124,7 +132,7 @@ export function createCredentialService(deps: CredentialServiceDeps): Credential
         await repo.touchCredential(db, row.id, at);
       }
       const principal = { credentialId: row.id, profile: toProfile({ ...row, id: row.profile_id }) };
-      if (cacheMs > 0) {
+      if (cacheMs > 0 && revocations === revocationsBefore) {
         if (cache.size >= AUTH_CACHE_MAX) cache.delete(cache.keys().next().value!);
         cache.set(row.id, { secretHash: row.secret_hash, principal, until: at.getTime() + cacheMs });
       }
