@@ -5,7 +5,7 @@ import { LOCALES_DIR, VIEWS_DIR } from '../paths.ts';
 import { createKeyServiceClient, KeyServiceError } from '../gateway/key-client.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../gateway/message-head.ts';
 import { MessageError } from '../gateway/message-errors.ts';
-import { sealMessage } from '../gateway/seal.ts';
+import { ProfileError, sealMessage } from '../gateway/seal.ts';
 import { CliError, readAll, writeLine, type CliIo } from './io.ts';
 
 const USAGE = `usage: waxseal seal --profile NAME < message.eml > envelope.eml
@@ -41,8 +41,14 @@ export async function sealCommand(args: string[], io: CliIo, opts: { retryBaseDe
     writeLine(io.stderr, `waxseal seal: sealed envelope ${sealed.envelopeId} (${sealed.transport} payload, ${sealed.locale})`);
     return 0;
   } catch (err) {
+    // sysexits: 65 the message itself is wrong (bounce it), 75 try again later (keep it queued),
+    // 77 the credential is refused, 78 the profile or configuration is wrong.
     if (err instanceof MessageError) throw new CliError(err.message, 65);
-    if (err instanceof KeyServiceError) throw new CliError(err.message, 75);
+    if (err instanceof ProfileError) throw new CliError(err.message, 78);
+    if (err instanceof KeyServiceError) {
+      const code = err.code === 'rejected' ? 65 : err.code === 'unauthorized' ? 77 : 75;
+      throw new CliError(err.message, code);
+    }
     throw err;
   }
 }

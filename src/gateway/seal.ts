@@ -3,11 +3,12 @@ import type { i18n } from 'i18next';
 import { generateEnvelopeKeys, sealEnvelope } from '../crypto/envelope-crypto.ts';
 import type { EnvelopeFlags, EnvelopeUpload } from '../domain/envelopes/envelope-types.ts';
 import type { ProfileSettings } from '../domain/profiles/profile-settings.ts';
-import { buildNotification, renderSubject } from '../envelope/notification.ts';
-import { buildSecuredoc, type SecuredocMode } from '../envelope/securedoc.ts';
+import { buildNotification, renderSubject, type NotificationInput } from '../envelope/notification.ts';
+import { buildSecuredoc, type SecuredocInput, type SecuredocMode } from '../envelope/securedoc.ts';
 import { pickLocale, type Locale } from '../i18n/locales.ts';
 import type { GatewayProfileInfo, KeyServiceClient } from './key-client.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, messageSizeWarning, readMessageHead, type MessageHead } from './message-head.ts';
+import { MessageError } from './message-errors.ts';
 import { readPostxHeaders, type PostxOverrides } from './postx-headers.ts';
 
 export interface SealDeps {
@@ -43,6 +44,63 @@ export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: G
   const overrides = readPostxHeaders(head, now);
   const flags = effectiveFlags(settings, overrides);
   const locale = envelopeLocale(settings, head);
+  const mode: SecuredocMode = !flags.useScript ? 'no-script' : flags.suppressAppletForOpen ? 'server' : 'applet';
+  const sender = head.from.name ? `${head.from.name} <${head.from.address}>` : head.from.address;
+  checkCopiedHeaders(head);
+  const securedocInput = (envelopeId: string, envelopeSecret: Uint8Array, payload: SecuredocInput['payload']): SecuredocInput => ({
+    locale,
+    envelopeId,
+    envelopeSecret,
+    keyServiceUrl: info.keyService.url,
+    sender,
+    to: head.to,
+    cc: head.cc,
+    date: parseDate(head.date) ?? now,
+    subject: head.subject,
+    securityLevel: settings.securityLevel,
+    mode,
+    logo: settings.logo ? { mediaType: settings.logo.mediaType, data: Buffer.from(settings.logo.dataBase64, 'base64') } : null,
+    logoLink: settings.logoLink,
+    payload,
+    expiresAt: overrides.expirationDate ?? null,
+  });
+  const notificationInput = (envelopeId: string, html: string): NotificationInput => ({
+    locale,
+    headers: {
+      from: head.get('from')!,
+      to: head.get('to') ?? undefined,
+      cc: head.get('cc') ?? undefined,
+      date: head.get('date') ?? undefined,
+      messageId: head.get('message-id') ?? undefined,
+      inReplyTo: head.get('in-reply-to') ?? undefined,
+      references: head.get('references') ?? undefined,
+      replyTo: head.get('reply-to') ?? undefined,
+    },
+    subject: renderSubject(settings.subjectTemplate, { subject: head.subject ?? '' }),
+    templates: { html: settings.templates.html, text: settings.templates.text },
+    data: {
+      sender,
+      recipients: [...head.to, ...head.cc],
+      subject: head.subject,
+      keyServiceUrl: info.keyService.url,
+      securityLevel: settings.securityLevel,
+      expiresAt: overrides.expirationDate ?? null,
+      fileName: settings.envelopeFileName,
+    },
+    attachment: { fileName: settings.envelopeFileName, html },
+    extraHeaders: { 'X-Waxseal-Envelope-Id': envelopeId },
+  });
+  // Everything that could stop the envelope from being built is tried before the key is
+  // stored, so a failure never leaves a key behind for an envelope that was never sent.
+  try {
+    const trial = buildSecuredoc(securedocInput('A'.repeat(22), new Uint8Array(32), { kind: 'reference', url: info.keyService.url }), {
+      i18n: deps.i18n,
+      views: deps.views,
+    });
+    await buildNotification(notificationInput('A'.repeat(22), trial), { i18n: deps.i18n, views: deps.views });
+  } catch (err) {
+    throw new ProfileError(`the profile "${info.profile.name}" cannot produce an envelope: ${(err as Error).message}`);
+  }
 
   const keys = generateEnvelopeKeys();
   const ciphertext = await sealEnvelope({ ...keys, algorithm: settings.algorithm }, message);
@@ -68,59 +126,37 @@ export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: G
     if (!stored.payloadUrl) throw new Error('the key service did not say where the payload can be fetched');
   }
 
-  const mode: SecuredocMode = !flags.useScript ? 'no-script' : flags.suppressAppletForOpen ? 'server' : 'applet';
-  const sender = head.from.name ? `${head.from.name} <${head.from.address}>` : head.from.address;
   const html = buildSecuredoc(
-    {
-      locale,
-      envelopeId,
-      envelopeSecret: keys.envelopeSecret,
-      keyServiceUrl: info.keyService.url,
-      sender,
-      to: head.to,
-      cc: head.cc,
-      date: parseDate(head.date) ?? now,
-      subject: head.subject,
-      securityLevel: settings.securityLevel,
-      mode,
-      logo: settings.logo ? { mediaType: settings.logo.mediaType, data: Buffer.from(settings.logo.dataBase64, 'base64') } : null,
-      logoLink: settings.logoLink,
-      payload: transport === 'inline' ? { kind: 'inline', ciphertext } : { kind: 'reference', url: stored.payloadUrl! },
-      expiresAt: overrides.expirationDate ?? null,
-    },
+    securedocInput(envelopeId, keys.envelopeSecret, transport === 'inline' ? { kind: 'inline', ciphertext } : { kind: 'reference', url: stored.payloadUrl! }),
     { i18n: deps.i18n, views: deps.views },
   );
 
-  const envelope = await buildNotification(
-    {
-      locale,
-      headers: {
-        from: head.get('from')!,
-        to: head.get('to') ?? undefined,
-        cc: head.get('cc') ?? undefined,
-        date: head.get('date') ?? undefined,
-        messageId: head.get('message-id') ?? undefined,
-        inReplyTo: head.get('in-reply-to') ?? undefined,
-        references: head.get('references') ?? undefined,
-        replyTo: head.get('reply-to') ?? undefined,
-      },
-      subject: renderSubject(settings.subjectTemplate, { subject: head.subject ?? '' }),
-      templates: { html: settings.templates.html, text: settings.templates.text },
-      data: {
-        sender,
-        recipients: [...head.to, ...head.cc],
-        subject: head.subject,
-        keyServiceUrl: info.keyService.url,
-        securityLevel: settings.securityLevel,
-        expiresAt: overrides.expirationDate ?? null,
-        fileName: settings.envelopeFileName,
-      },
-      attachment: { fileName: settings.envelopeFileName, html },
-      extraHeaders: { 'X-Waxseal-Envelope-Id': envelopeId },
-    },
-    { i18n: deps.i18n, views: deps.views },
-  );
+  const envelope = await buildNotification(notificationInput(envelopeId, html), { i18n: deps.i18n, views: deps.views });
   return { envelopeId, envelope, transport, locale, warnings };
+}
+
+/** The profile (or the key service's address) cannot make a valid envelope; not the message's fault. */
+export class ProfileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProfileError';
+  }
+}
+
+const COPIED_HEADERS = ['from', 'to', 'cc', 'date', 'message-id', 'in-reply-to', 'references', 'reply-to'] as const;
+
+/**
+ * Header values copied into the notification must not carry a bare CR, LF or NUL: written
+ * out they would start a new header line (header injection) or break the mail.
+ */
+function checkCopiedHeaders(head: MessageHead): void {
+  for (const key of COPIED_HEADERS) {
+    const value = head.get(key);
+    if (value !== null && /[\r\n\0]/.test(value)) {
+      const name = head.headers.find((h) => h.key === key)?.name ?? key;
+      throw new MessageError('header_invalid', `${name}: the header contains a stray line break or NUL character; the message cannot be sealed as it is`, { header: name });
+    }
+  }
 }
 
 /** Profile settings, overridden by the message's X-PostX headers where it has them. */

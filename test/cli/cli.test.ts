@@ -121,7 +121,7 @@ for (const engine of engines()) {
     const credId = credential.slice(4, 16);
     t.equal(await runCli(['profile', 'rotate', credId], rotate.io), 0, rotate.err());
     const stale = io(sealEnv, Buffer.from(message));
-    t.equal(await runCli(['seal', '--profile', 'Finance'], stale.io), 75);
+    t.equal(await runCli(['seal', '--profile', 'Finance'], stale.io), 77);
     t.match(stale.err(), /refused the gateway credential/);
     t.equal(stale.out().length, 0);
   });

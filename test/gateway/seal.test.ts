@@ -3,7 +3,7 @@ import PostalMime from 'postal-mime';
 import { openEnvelope, parseEnvelopeHeader } from '../../src/crypto/envelope-crypto.ts';
 import { createKeyServiceClient } from '../../src/gateway/key-client.ts';
 import { MessageError } from '../../src/gateway/message-errors.ts';
-import { sealMessage } from '../../src/gateway/seal.ts';
+import { ProfileError, sealMessage } from '../../src/gateway/seal.ts';
 import { createI18n } from '../../src/i18n/create-i18n.ts';
 import { SUPPORTED_LOCALES } from '../../src/i18n/locales.ts';
 import { LOCALES_DIR, VIEWS_DIR } from '../../src/paths.ts';
@@ -118,6 +118,23 @@ for (const engine of engines()) {
       t.match(err.message, /X-PostX-ExpirationDate/);
       const after = (await ks.services.envelopes.kekStatus()).shares.reduce((n, s) => n + s.count, 0);
       t.equal(after, before, 'no key was uploaded for a refused message');
+    });
+
+    t.test('problems found after reading the head never leave a stored key behind', async (t) => {
+      const count = async () => (await ks.services.envelopes.kekStatus()).shares.reduce((n, s) => n + s.count, 0);
+      const before = await count();
+      const injected = Buffer.from(message().toString('latin1').replace('Cc: dave@example.test', 'Cc: dave@example.test\rBcc: spy@example.test'), 'latin1');
+      const err = await errorOf(sealWith('Injected', {}, injected));
+      t.ok(err instanceof MessageError, 'a stray CR in a copied header is the message\'s fault');
+      t.match(err.message, /^Cc: .*line break/);
+      const badLogo = await errorOf(
+        sealWith('BadLogo', { logo: { mediaType: 'image/png', dataBase64: Buffer.from('<svg onload="x"/>').toString('base64') } }, message()),
+      );
+      t.ok(badLogo instanceof ProfileError, 'a logo that is not what it claims is the profile\'s fault');
+      t.match(badLogo.message, /profile "BadLogo" cannot produce an envelope/);
+      const badTemplate = await errorOf(sealWith('BadTemplate', { templates: { html: '{{#if}}', text: null, failure: null, failureSubject: 'x' } }, message()));
+      t.ok(badTemplate instanceof ProfileError, 'a template that does not compile is found before upload');
+      t.equal(await count(), before, 'no key was stored for any of them');
     });
 
     t.test('size limits: refused over the limit, warned over 10 MB', async (t) => {
