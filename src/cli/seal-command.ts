@@ -8,12 +8,14 @@ import { MessageError } from '../gateway/message-errors.ts';
 import { ProfileError, sealMessage } from '../gateway/seal.ts';
 import { CliError, readAll, writeLine, type CliIo } from './io.ts';
 
-const USAGE = `usage: waxseal seal --profile NAME < message.eml > envelope.eml
+const USAGE = `usage: waxseal seal --profile NAME [--rcpt ADDRESS]... < message.eml > envelope.eml
   Seals one RFC 5322 message with the key service at WAXSEAL_URL, using the credential in
-  WAXSEAL_CREDENTIAL_<NAME> or WAXSEAL_CREDENTIAL. Writes nothing unless the key was stored.`;
+  WAXSEAL_CREDENTIAL_<NAME> or WAXSEAL_CREDENTIAL. Writes nothing unless the key was stored.
+  --rcpt gives the SMTP envelope recipients (as a mail filter knows them); without it the
+  recipients are read from To, Cc and Bcc.`;
 
 export async function sealCommand(args: string[], io: CliIo, opts: { retryBaseDelayMs?: number; attempts?: number } = {}): Promise<number> {
-  const { values } = parseArgs({ args, options: { profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ args, options: { profile: { type: 'string' }, rcpt: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
     writeLine(io.stdout, USAGE);
     return 0;
@@ -34,7 +36,7 @@ export async function sealCommand(args: string[], io: CliIo, opts: { retryBaseDe
     if (info.profile.name !== values.profile) {
       throw new CliError(`the credential belongs to profile "${info.profile.name}", not "${values.profile}"`);
     }
-    const sealed = await sealMessage(message, { client, i18n: createI18n(LOCALES_DIR), views: VIEWS_DIR }, info);
+    const sealed = await sealMessage(message, { client, i18n: createI18n(LOCALES_DIR), views: VIEWS_DIR }, info, { envelopeRecipients: values.rcpt });
     for (const w of sealed.warnings) writeLine(io.stderr, `waxseal seal: warning: ${w}`);
     // Only now, with the key stored, does anything reach the output.
     await new Promise<void>((resolve, reject) => io.stdout.write(sealed.envelope, (err) => (err ? reject(err) : resolve())));

@@ -76,6 +76,8 @@ export interface MessageHead {
 
 export interface MessageHeadLimits {
   maxBytes: number;
+  /** The recipients come from elsewhere (the SMTP envelope), so the headers may name none. */
+  headerRecipientsOptional?: boolean;
 }
 
 const LF = 0x0a;
@@ -128,7 +130,9 @@ export function readMessageHead(message: Uint8Array, limits: MessageHeadLimits):
   const to = addresses('to');
   const cc = addresses('cc');
   const bcc = addresses('bcc');
-  if (to.length + cc.length + bcc.length === 0) {
+  // With the SMTP envelope's recipients known (a mail filter), "To: undisclosed-recipients:;"
+  // is a normal message; only a message on its own must name its recipients.
+  if (to.length + cc.length + bcc.length === 0 && !limits.headerRecipientsOptional) {
     throw new MessageError(
       'message_malformed',
       'The message has no recipients: To, Cc and Bcc are all missing or empty; add at least one address.',

@@ -18,6 +18,16 @@ export interface SealDeps {
   now?: () => Date;
 }
 
+export interface SealOptions {
+  /**
+   * The SMTP envelope's recipients (RCPT TO). A mail filter knows them; the headers may not
+   * (Bcc is removed before filtering, "To: undisclosed-recipients:;"). When given, they are the
+   * recipients the key service will let open the envelope: those named in To or Cc as such,
+   * every other one as Bcc.
+   */
+  envelopeRecipients?: readonly string[];
+}
+
 export interface SealedMessage {
   envelopeId: string;
   /** The notification email (RFC 5322) with securedoc.html attached, ready to deliver. */
@@ -33,11 +43,17 @@ export interface SealedMessage {
  * service, and only then builds the notification. If the key service cannot take the key this
  * throws, and no envelope exists anywhere: one that nobody could ever open must not be sent.
  */
-export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: GatewayProfileInfo): Promise<SealedMessage> {
+export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: GatewayProfileInfo, options: SealOptions = {}): Promise<SealedMessage> {
   const now = (deps.now ?? (() => new Date()))();
   const info = known ?? (await deps.client.getProfile());
   const settings = info.profile.settings;
-  const head = readMessageHead(message, { maxBytes: Math.min(settings.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES) });
+  const rcpt = options.envelopeRecipients?.map((a) => a.trim().toLowerCase()).filter((a) => a.length > 0);
+  if (rcpt && rcpt.length === 0) throw new MessageError('message_malformed', 'No envelope recipients were given; pass at least one --rcpt address.');
+  const head = readMessageHead(message, {
+    maxBytes: Math.min(settings.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
+    headerRecipientsOptional: rcpt !== undefined,
+  });
+  const recipients = rcpt ? recipientsFromEnvelope(head, rcpt) : { to: head.to, cc: head.cc, bcc: head.bcc };
   const warnings: string[] = [];
   const sizeWarning = messageSizeWarning(message.length);
   if (sizeWarning) warnings.push(sizeWarning);
@@ -110,7 +126,7 @@ export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: G
   const upload: EnvelopeUpload = {
     serverShare: Buffer.from(keys.serverShare).toString('base64url'),
     sender: head.from.address,
-    recipients: { to: head.to, cc: head.cc, bcc: head.bcc },
+    recipients,
     subject: head.subject,
     securityLevel: settings.securityLevel,
     expiresAt: overrides.expirationDate?.toISOString() ?? null,
@@ -141,6 +157,14 @@ export class ProfileError extends Error {
     super(message);
     this.name = 'ProfileError';
   }
+}
+
+function recipientsFromEnvelope(head: MessageHead, rcpt: readonly string[]): { to: string[]; cc: string[]; bcc: string[] } {
+  const wanted = new Set(rcpt);
+  const to = head.to.filter((a) => wanted.has(a));
+  const cc = head.cc.filter((a) => wanted.has(a) && !to.includes(a));
+  const bcc = [...wanted].filter((a) => !to.includes(a) && !cc.includes(a));
+  return { to, cc, bcc };
 }
 
 const COPIED_HEADERS = ['from', 'to', 'cc', 'date', 'message-id', 'in-reply-to', 'references', 'reply-to'] as const;

@@ -61,11 +61,24 @@ for (const engine of engines()) {
       await ks.close();
       await opened.dispose();
     });
-    const sealWith = async (profile: string, settings: object, bytes: Uint8Array, now?: Date) => {
+    const sealWith = async (profile: string, settings: object, bytes: Uint8Array, envelopeRecipients?: string[]) => {
       const token = await provisionProfile(ks, profile, settings);
       const client = createKeyServiceClient({ url: ks.url, credential: token, attempts: 1 });
-      return sealMessage(bytes, { client, i18n, views: VIEWS_DIR, now: now ? () => now : undefined });
+      return sealMessage(bytes, { client, i18n, views: VIEWS_DIR }, undefined, { envelopeRecipients });
     };
+
+    t.test('the SMTP envelope recipients, when known, decide who may open', async (t) => {
+      const sealed = await sealWith('Rcpt', {}, message(), ['BOB@example.test', 'erin@example.test', 'frank@example.test']);
+      t.same((await ks.services.envelopes.get(sealed.envelopeId))!.recipients, {
+        to: ['bob@example.test'],
+        cc: [],
+        bcc: ['erin@example.test', 'frank@example.test'],
+      }, 'header recipients not in RCPT TO are left out; the others are Bcc');
+      const undisclosed = Buffer.from(message().toString('latin1').replace(/^To: .*\r\nCc: .*\r\nBcc: .*\r\n/m, 'To: undisclosed-recipients:;\r\n'), 'latin1');
+      t.equal((await errorOf(sealWith('NoRcpt', {}, undisclosed))).code, 'message_malformed', 'without envelope recipients the headers must name some');
+      const ok = await sealWith('Undisclosed', {}, undisclosed, ['zoe@example.test']);
+      t.same((await ks.services.envelopes.get(ok.envelopeId))!.recipients.bcc, ['zoe@example.test']);
+    });
 
     t.test('the notification keeps the original headers and drops the X-PostX ones', async (t) => {
       const postx = ['X-PostX-Reply-Enabled: false', 'x-postx-forward-enabled: TRUE', 'X-PostX-ExpirationDate: +2', 'X-PostX-Send-Return-Receipt: no'];
