@@ -29,13 +29,18 @@ export function createServices(deps: { database: Database; keyRing: KeyRing; pay
 /** Where recipients' browsers fetch a by-reference payload, following the profile's transport. */
 export function payloadUrlFor(
   config: Pick<Config, 'publicUrl' | 'payloadUrl'>,
-  transport: { referenceScheme: 'https' | 'http' | 'separate-url'; separateUrl: string | null },
+  transport: { referenceScheme: 'public' | 'https' | 'http' | 'separate-url'; separateUrl: string | null },
   envelopeId: string,
 ): string {
   if (transport.referenceScheme === 'separate-url' && transport.separateUrl) {
     return `${transport.separateUrl.replace(/\/+$/, '')}/${envelopeId}`;
   }
   const base = new URL(config.payloadUrl ?? config.publicUrl);
-  base.protocol = transport.referenceScheme === 'http' ? 'http:' : 'https:';
+  const wanted = transport.referenceScheme === 'http' ? 'http:' : transport.referenceScheme === 'https' ? 'https:' : base.protocol;
+  if (wanted !== base.protocol) {
+    // A port belongs to one scheme (TLS or not); switching schemes means the other standard port.
+    base.protocol = wanted;
+    base.port = '';
+  }
   return `${base.toString().replace(/\/+$/, '')}/payloads/${envelopeId}`;
 }

@@ -178,6 +178,10 @@ for (const engine of engines()) {
       t.equal(file.inlinePayload, null);
       t.equal(file.payloadUrl, `https://files.example.test/waxseal/${sealed.envelopeId}`);
       t.ok(await ks.services.envelopes.payload(sealed.envelopeId), 'the ciphertext was uploaded to the key service');
+      // The payload folder can be served as it is at the separate URL: <folder>/<envelope id>.
+      const served = fs.readFileSync(path.join(ks.dataDir, 'payloads', sealed.envelopeId));
+      const opened = await openEnvelope({ serverShare: (await ks.services.envelopes.serverShare(sealed.envelopeId))!, envelopeSecret: file.envelopeSecret }, served);
+      t.ok(Buffer.from(opened).equals(message()), 'the file at <folder>/<id> is the envelope');
     });
 
     t.test('the envelope language follows the profile, or the message when localized', async (t) => {

@@ -96,7 +96,7 @@ for (const engine of engines()) {
       t.equal(patched.json().settings.securityLevel, 'medium');
       t.equal(patched.json().settings.defaultLocale, 'ja');
       t.equal(patched.json().settings.payloadTransport.inlineMaxBytes, 1024);
-      t.equal(patched.json().settings.payloadTransport.referenceScheme, 'https', 'nested settings merge');
+      t.equal(patched.json().settings.payloadTransport.referenceScheme, 'public', 'nested settings merge');
       const sep = await ks.app.inject({
         method: 'PATCH',
         url: '/api/v1/admin/profiles/Standard',

@@ -19,7 +19,9 @@ export function createFilePayloadStore(dir: string): PayloadStore {
   const fileFor = (id: string) => {
     // Ids come from the API; refuse anything that could name another path.
     if (!ID.test(id)) throw new Error('invalid envelope id');
-    return path.join(dir, id.slice(0, 2), id);
+    // Flat, file name = envelope id, so the folder can be served as it is at a profile's
+    // separate payload URL (<url>/<id>).
+    return path.join(dir, id);
   };
   return {
     async put(id, bytes) {

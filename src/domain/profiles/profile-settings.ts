@@ -53,7 +53,10 @@ export const ProfileSettingsSchema = Type.Object(
     payloadTransport: Type.Object(
       {
         inlineMaxBytes: Type.Integer({ minimum: 0, maximum: 25 * 1024 * 1024 }),
-        referenceScheme: Type.Union([Type.Literal('https'), Type.Literal('http'), Type.Literal('separate-url')]),
+        referenceScheme: Type.Union([Type.Literal('public'), Type.Literal('https'), Type.Literal('http'), Type.Literal('separate-url')], {
+          description:
+            "public: the key service's PAYLOAD_URL (or PUBLIC_URL) as it is; https/http: that host with this scheme on its standard port; separate-url: <separateUrl>/<envelope id>",
+        }),
         separateUrl: Type.Union([HttpUrl, Type.Null()]),
       },
       { additionalProperties: false },
@@ -82,7 +85,7 @@ export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
   templates: { html: null, text: null, failure: null, failureSubject: '[Encryption failure] {{subject}}' },
   subjectTemplate: '{{subject}}',
   keepSubject: true,
-  payloadTransport: { inlineMaxBytes: 2 * 1024 * 1024, referenceScheme: 'https', separateUrl: null },
+  payloadTransport: { inlineMaxBytes: 2 * 1024 * 1024, referenceScheme: 'public', separateUrl: null },
   envelopeFileName: 'securedoc.html',
   maxMessageBytes: 25 * 1024 * 1024,
 };
