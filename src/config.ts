@@ -13,6 +13,8 @@ export interface Config {
   databaseUrl: string | null;
   /** The address recipients' browsers reach the key service at (form action in securedoc.html). */
   publicUrl: string;
+  /** PUBLIC_URL was not set: envelopes would point at localhost, fine only for trying it out. */
+  publicUrlIsDefault: boolean;
   /** Where payloads by reference are fetched from, when it differs from publicUrl. */
   payloadUrl: string | null;
   /** Key-encryption keys: inline from WAXSEAL_KEK, from WAXSEAL_KEK_FILE, or generated in dataDir. */
@@ -58,6 +60,10 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `"${raw}" is not true or false`);
 }
 
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
 function httpUrl(env: Env, name: string, fallback: string | null): string | null {
   const raw = str(env, name) ?? fallback;
   if (raw === null) return null;
@@ -86,11 +92,23 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
 
   const publicUrl = httpUrl(env, 'PUBLIC_URL', `http://localhost:${port === 0 ? 8080 : port}`)!;
   const payloadUrl = httpUrl(env, 'PAYLOAD_URL', null);
+  // Envelope files post the envelope secret (server-side opening) and browsers receive server
+  // shares from this address: plain http is only for this machine, unless explicitly allowed.
+  if (!publicUrl.startsWith('https://') && !isLoopback(new URL(publicUrl).hostname) && !bool(env, 'ALLOW_HTTP_PUBLIC_URL', false)) {
+    throw new ConfigError('PUBLIC_URL', `"${publicUrl}" must use https:// (plain http is allowed for localhost, or with ALLOW_HTTP_PUBLIC_URL=true)`);
+  }
+  const production = (str(env, 'NODE_ENV') ?? '').toLowerCase() === 'production';
 
   const kekInline = str(env, 'WAXSEAL_KEK');
   const kekFile = str(env, 'WAXSEAL_KEK_FILE');
   if (kekInline && kekFile) {
     throw new ConfigError('WAXSEAL_KEK', 'set either WAXSEAL_KEK or WAXSEAL_KEK_FILE, not both');
+  }
+  if (production && !kekInline && !kekFile) {
+    throw new ConfigError(
+      'WAXSEAL_KEK_FILE',
+      'is required in production (NODE_ENV=production): keep the key-encryption key apart from DATA_DIR, or a copy of the data volume opens every envelope whose file is stolen',
+    );
   }
   const kek: Config['kek'] = kekInline
     ? { source: 'env', value: kekInline }
@@ -109,6 +127,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     dataDir,
     databaseUrl,
     publicUrl,
+    publicUrlIsDefault: str(env, 'PUBLIC_URL') === undefined,
     payloadUrl,
     kek,
     logLevel: logLevelRaw as Config['logLevel'],

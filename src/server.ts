@@ -22,6 +22,9 @@ async function main(): Promise<void> {
     ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } } : {}),
   });
 
+  if (config.publicUrlIsDefault) {
+    logger.warn({ url: config.publicUrl }, 'PUBLIC_URL is not set: envelopes sealed now point recipients at this machine only');
+  }
   const runtime = await openRuntime(config);
   if (runtime.kekCreated && config.kek.source === 'file') {
     logger.warn(

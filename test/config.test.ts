@@ -36,6 +36,8 @@ t.test('a bad value names its variable', async (t) => {
     [{ WAXSEAL_KEK: '1:a', WAXSEAL_KEK_FILE: '/k' }, 'WAXSEAL_KEK'],
     [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY'],
     [{ MAX_PAYLOAD_BYTES: '-1' }, 'MAX_PAYLOAD_BYTES'],
+    [{ PUBLIC_URL: 'http://keys.example.org' }, 'PUBLIC_URL'],
+    [{ NODE_ENV: 'production' }, 'WAXSEAL_KEK_FILE'],
   ];
   for (const [env, variable] of cases) {
     let caught: unknown = null;
@@ -48,6 +50,14 @@ t.test('a bad value names its variable', async (t) => {
     t.equal((caught as ConfigError).variable, variable);
     t.ok((caught as ConfigError).message.startsWith(`${variable}:`), 'the message starts with the variable');
   }
+});
+
+t.test('plain http only for this machine or when allowed; production needs its own KEK', async (t) => {
+  t.equal(loadConfig({ PUBLIC_URL: 'http://127.0.0.1:9000' }).publicUrl, 'http://127.0.0.1:9000');
+  t.equal(loadConfig({ PUBLIC_URL: 'http://keys.internal', ALLOW_HTTP_PUBLIC_URL: 'true' }).publicUrl, 'http://keys.internal');
+  t.equal(loadConfig({}).publicUrlIsDefault, true);
+  t.equal(loadConfig({ PUBLIC_URL: 'https://keys.example.org' }).publicUrlIsDefault, false);
+  t.same(loadConfig({ NODE_ENV: 'production', WAXSEAL_KEK_FILE: '/run/secrets/kek' }).kek, { source: 'file', path: '/run/secrets/kek', create: false });
 });
 
 t.test('seal configuration picks the per-profile credential first', async (t) => {

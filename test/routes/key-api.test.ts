@@ -263,6 +263,11 @@ for (const engine of engines()) {
       const res = await app.inject({ method: 'PUT', url: `/api/v1/envelopes/${b64u(16)}`, headers: { authorization: `Bearer ${token}` }, payload: body });
       t.equal(res.statusCode, 201);
       await app.close();
+      // What a later log line might carry (an error with its request, a body): the configured
+      // redaction must blank each of these.
+      logger.error({ req: { headers: { authorization: 'Bearer SECRET-A', cookie: 'sid=SECRET-B' } }, serverShare: 'SECRET-C', body: { serverShare: 'SECRET-D', envelopeSecret: 'SECRET-E', token: 'SECRET-F' } }, 'failure');
+      t.notMatch(logged, /SECRET-[A-F]/, 'authorization, cookies, shares, secrets and tokens are redacted');
+      t.match(logged, /\[redacted\]/);
       t.match(logged, /request completed/, 'requests are logged');
       t.notOk(logged.includes(token.split('.')[1]!), 'credential secret not logged');
       t.notOk(logged.includes(body.serverShare), 'server share not logged');
