@@ -69,11 +69,14 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
     for (let attempt = 1; attempt <= attempts; attempt++) {
       let status = 0;
       let json: unknown = null;
+      let retryAfterMs = 0;
       try {
         const res = await httpRequest(`${base}${path}`, { method: method as 'GET', headers, body: payload, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
         // The status counts only once the whole answer arrived: a 2xx cut off mid-body is retried.
         const text = await res.body.text();
         status = res.statusCode;
+        const retryAfter = Number(res.headers['retry-after']);
+        if (Number.isFinite(retryAfter) && retryAfter > 0) retryAfterMs = retryAfter * 1000;
         try {
           json = text ? JSON.parse(text) : null;
         } catch {
@@ -102,7 +105,8 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
       }
       if (attempt < attempts) {
         const exp = Math.min(maxDelay, baseDelay * 2 ** (attempt - 1));
-        const delayMs = Math.round(exp / 2 + Math.random() * (exp / 2));
+        // A service that says when to come back (429/503 Retry-After) is believed, within a minute.
+        const delayMs = Math.max(Math.round(exp / 2 + Math.random() * (exp / 2)), Math.min(retryAfterMs, 60_000));
         opts.onRetry?.({ attempt, delayMs, reason: lastReason });
         await sleep(delayMs);
       }

@@ -99,3 +99,26 @@ for (const engine of engines()) {
     });
   });
 }
+
+t.test('a retry after a short expiration has passed is still the same envelope', async (t) => {
+  const engine = engines()[0]!;
+  const opened = await engine.open();
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-retry-'));
+  t.teardown(async () => {
+    await opened.dispose();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  let clock = Date.now();
+  const services = createServices({ database: opened.database, keyRing: createKeyRing(new Map([[1, randomBytes(32)]])), payloads: createFilePayloadStore(dir), now: () => new Date(clock) });
+  const init = await services.admins.initialise({ organisation: 'Org', email: 'admin@example.test' });
+  await services.profiles.create(init.orgId, 'P');
+  const { token } = await services.credentials.provision(init.orgId, 'P', 'gw@example.test');
+  const principal = (await services.credentials.authenticate(token))!;
+  const id = randomBytes(16).toString('base64url');
+  const body = { ...upload('short'), expiresAt: new Date(clock + 60_000).toISOString() };
+  t.equal((await services.envelopes.store(principal, id, body)).created, true);
+  clock += 120_000;
+  t.equal((await services.envelopes.store(principal, id, body)).created, false, 'the repeat is recognised, not refused');
+  t.equal((await errorOf(services.envelopes.store(principal, id, { ...body, subject: 'other' }))).code, 'conflict');
+  t.equal((await errorOf(services.envelopes.store(principal, randomBytes(16).toString('base64url'), body))).code, 'invalid', 'a new envelope may not expire in the past');
+});

@@ -78,3 +78,23 @@ t.test('a 2xx answer cut off mid-body is retried, not taken as success', async (
   t.same(stored, { created: true, payloadPending: false, payloadUrl: null });
   t.equal(seen, 2, 'the cut-off answer was retried');
 });
+
+t.test('Retry-After is honoured', async (t) => {
+  let seen = 0;
+  const server = http.createServer((req, res) => {
+    seen++;
+    if (seen === 1) {
+      res.writeHead(503, { 'retry-after': '7', 'content-type': 'application/problem+json' });
+      res.end('{"detail":"busy"}');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"profile":{"name":"P"}}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const delays: number[] = [];
+  const client = createKeyServiceClient({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, credential, attempts: 2, baseDelayMs: 10, sleep: async (ms) => void delays.push(ms) });
+  await client.getProfile();
+  t.same(delays, [7000], 'waited as long as the service asked');
+});

@@ -49,16 +49,22 @@ function normaliseAddresses(list: string[], kind: string): string[] {
   return [...out].sort();
 }
 
-function isoOrNull(value: string | null, field: string, now: Date): Date | null {
+function isoOrNull(value: string | null, field: string): Date | null {
   if (value === null) return null;
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw new DomainError('invalid', `${field} is not a date`);
-  if (d.getTime() <= now.getTime()) throw new DomainError('invalid', `${field} is in the past`);
   return d;
 }
 
+/** A new envelope may not expire (or be due) in the past; a repeat of a stored one may. */
+function pastDate(canonical: { expiresAt: string | null; readBy: string | null }, now: Date): string | null {
+  if (canonical.expiresAt !== null && Date.parse(canonical.expiresAt) <= now.getTime()) return 'expiresAt is in the past';
+  if (canonical.readBy !== null && Date.parse(canonical.readBy) <= now.getTime()) return 'readBy is in the past';
+  return null;
+}
+
 /** Canonical form of everything but the share; its digest decides "same upload or not". */
-function canonicalise(upload: EnvelopeUpload, now: Date) {
+function canonicalise(upload: EnvelopeUpload) {
   const to = normaliseAddresses(upload.recipients.to, 'To');
   const cc = normaliseAddresses(upload.recipients.cc, 'Cc');
   const bcc = normaliseAddresses(upload.recipients.bcc, 'Bcc');
@@ -82,8 +88,8 @@ function canonicalise(upload: EnvelopeUpload, now: Date) {
     recipients: { to, cc, bcc },
     subject: upload.subject,
     securityLevel: upload.securityLevel,
-    expiresAt: isoOrNull(upload.expiresAt, 'expiresAt', now)?.toISOString() ?? null,
-    readBy: isoOrNull(upload.readBy, 'readBy', now)?.toISOString() ?? null,
+    expiresAt: isoOrNull(upload.expiresAt, 'expiresAt')?.toISOString() ?? null,
+    readBy: isoOrNull(upload.readBy, 'readBy')?.toISOString() ?? null,
     flags,
     locale: upload.locale,
     algorithm: upload.algorithm,
@@ -105,6 +111,18 @@ export function createEnvelopeService(deps: {
     return bytesEqual(keyRing.unwrap(id, stored.wrapped_share, stored.kek_version), share);
   }
 
+  /** The answer to an upload whose id is taken: the same envelope again, or a conflict. */
+  async function repeated(principal: GatewayPrincipal, id: string, requestDigest: Buffer, share: Buffer): Promise<StoreResult> {
+    const existing = await repo.findEnvelopeIdentity(db, id);
+    // Both comparisons always run, so the answer's timing does not tell which part differed.
+    const digestSame = existing !== undefined && bytesEqual(existing.request_digest, requestDigest);
+    const shareSame = existing !== undefined && sameShare(id, existing, share);
+    if (!existing || existing.org_id !== principal.profile.orgId || !digestSame || !shareSame) {
+      throw new DomainError('conflict', `envelope ${id} already exists with different contents; seal with a fresh id`);
+    }
+    return { created: false, payloadPending: existing.payload_transport === 'reference' && existing.payload_stored_at === null };
+  }
+
   async function ownedBy(principal: GatewayPrincipal, id: string) {
     const row = await repo.findEnvelopeIdentity(db, id);
     // Another organisation's envelope answers like a missing one.
@@ -117,7 +135,7 @@ export function createEnvelopeService(deps: {
       if (!ENVELOPE_ID.test(id)) throw new DomainError('invalid', 'the envelope id must be 16 bytes in base64url (22 characters)');
       if (!SHARE.test(upload.serverShare)) throw new DomainError('invalid', 'serverShare must be 32 bytes in base64url (43 characters)');
       const at = now();
-      const canonical = canonicalise(upload, at);
+      const canonical = canonicalise(upload);
       const settings = principal.profile.settings;
       if (canonical.payload.transport === 'inline' && canonical.payload.size > settings.payloadTransport.inlineMaxBytes) {
         // Not fatal to the format, but the profile promised recipients' mail systems a bound.
@@ -125,6 +143,13 @@ export function createEnvelopeService(deps: {
       }
       const share = Buffer.from(upload.serverShare, 'base64url');
       const requestDigest = createHash('sha256').update(JSON.stringify(canonical)).digest();
+
+      // A retry can arrive after a short expiration has passed: it is still the same envelope.
+      const past = pastDate(canonical, at);
+      if (past !== null) {
+        if (await repo.findEnvelopeIdentity(db, id)) return repeated(principal, id, requestDigest, share);
+        throw new DomainError('invalid', past);
+      }
       const { wrapped, version } = keyRing.wrap(id, share);
 
       const created = await inserts.insert({
@@ -151,15 +176,7 @@ export function createEnvelopeService(deps: {
         recipients_bcc: canonical.recipients.bcc,
       });
       if (created) return { created: true, payloadPending: canonical.payload.transport === 'reference' };
-
-      const existing = await repo.findEnvelopeIdentity(db, id);
-      // Both comparisons always run, so the answer's timing does not tell which part differed.
-      const digestSame = existing !== undefined && bytesEqual(existing.request_digest, requestDigest);
-      const shareSame = existing !== undefined && sameShare(id, existing, share);
-      if (!existing || existing.org_id !== principal.profile.orgId || !digestSame || !shareSame) {
-        throw new DomainError('conflict', `envelope ${id} already exists with different contents; seal with a fresh id`);
-      }
-      return { created: false, payloadPending: existing.payload_transport === 'reference' && existing.payload_stored_at === null };
+      return repeated(principal, id, requestDigest, share);
     },
 
     async storePayload(principal, id, bytes) {
