@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { sql } from 'kysely';
 import type { Database } from './open-database.ts';
 
 export interface MigrationFile {
@@ -59,9 +58,4 @@ export async function migrate(database: Database, dir: string): Promise<number[]
     }
     return done;
   });
-}
-
-export async function appliedMigrations(database: Database): Promise<number[]> {
-  const rows = await sql<{ version: number }>`SELECT version FROM schema_migrations ORDER BY version`.execute(database.db);
-  return rows.rows.map((r) => r.version);
 }

@@ -32,6 +32,3 @@ export class MessageError extends Error {
   }
 }
 
-export function isMessageError(value: unknown): value is MessageError {
-  return value instanceof MessageError;
-}

@@ -320,7 +320,7 @@ function parseMessageIds(value: string): string[] {
 const KB = 1024;
 const MB = 1024 * 1024;
 
-/** "25 MB", "10.5 MB", "2 KB", "10 bytes": whole units without decimals. */
+/** "25 MB", "10.5 MB", "2 KB", "10 bytes": whole numbers as they are, others with one decimal. */
 function formatSize(bytes: number): string {
   const [unit, name] = bytes >= MB ? [MB, 'MB'] : bytes >= KB ? [KB, 'KB'] : [1, 'bytes'];
   const value = bytes / unit;

@@ -66,19 +66,6 @@ export function canonicalPostxHeaderName(name: string): PostxHeaderName | null {
   return POSTX_HEADER_NAMES.find((n) => n.toLowerCase() === key) ?? null;
 }
 
-/** True for one of the nine known X-PostX headers, in any letter case. */
-export function isPostxHeader(name: string): boolean {
-  return canonicalPostxHeaderName(name) !== null;
-}
-
-/**
- * True for any X-PostX-* name, known or not: these are instructions to the
- * gateway and should be removed before the message leaves it.
- */
-export function hasPostxPrefix(name: string): boolean {
-  return name.trim().toLowerCase().startsWith(PREFIX);
-}
-
 /**
  * Reads the X-PostX overrides from a message head. Relative dates are counted
  * from `now`. Throws MessageError (code header_invalid, `header` set) on an

@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 export interface PayloadStore {
   put(envelopeId: string, bytes: Uint8Array): Promise<void>;
   get(envelopeId: string): Promise<Buffer | null>;
-  delete(envelopeId: string): Promise<void>;
 }
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -45,9 +44,6 @@ export function createFilePayloadStore(dir: string): PayloadStore {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
         throw err;
       }
-    },
-    async delete(id) {
-      await fs.rm(fileFor(id), { force: true });
     },
   };
 }

@@ -23,7 +23,6 @@ export interface ProfileService {
   create(orgId: string, name: string, settings?: unknown): Promise<Profile>;
   update(orgId: string, name: string, patch: unknown): Promise<Profile>;
   get(orgId: string, name: string): Promise<Profile>;
-  getById(id: string): Promise<Profile>;
   list(orgId: string): Promise<Profile[]>;
 }
 
@@ -77,11 +76,6 @@ export function createProfileService(deps: { db: Kysely<DB>; now?: () => Date })
     async get(orgId, name) {
       const row = await repo.findProfileByName(db, orgId, name);
       if (!row) throw notFound(name);
-      return toProfile(row);
-    },
-    async getById(id) {
-      const row = await repo.findProfileById(db, id);
-      if (!row) throw new DomainError('not_found', 'the profile no longer exists');
       return toProfile(row);
     },
     async list(orgId) {
