@@ -80,6 +80,16 @@ export interface EnvelopesTable {
   created_at: Timestamp;
 }
 
+/** Mail kept instead of sent while no SMTP server is configured (see migrations/0002_outbox.sql). */
+export interface OutboxTable {
+  id: Generated<string>;
+  created_at: Timestamp;
+  to_address: string;
+  subject: string;
+  raw: Uint8Array;
+  kind: 'verification' | 'reset' | 'receipt' | 'other';
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -93,5 +103,6 @@ export interface DB {
   profiles: ProfilesTable;
   gateway_credentials: GatewayCredentialsTable;
   envelopes: EnvelopesTable;
+  outbox: OutboxTable;
   schema_migrations: SchemaMigrationsTable;
 }
