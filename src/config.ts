@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseSmtpUrl } from './domain/mail/smtp-url.ts';
 
 /**
  * The key service's configuration, read once from the environment at start.
@@ -23,6 +24,10 @@ export interface Config {
   /** Largest request body the API accepts (payload uploads), bytes. */
   maxPayloadBytes: number;
   trustProxy: boolean;
+  /** Outgoing mail server; null keeps mail in the local outbox (an embedded, single-machine install). */
+  smtpUrl: string | null;
+  /** The From of mail the key service sends (verification, reset, receipts). */
+  mailFrom: string;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +63,24 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
   throw new ConfigError(name, `"${raw}" is not true or false`);
+}
+
+function smtpUrl(env: Env): string | null {
+  const raw = str(env, 'SMTP_URL');
+  if (raw === undefined) return null;
+  try {
+    parseSmtpUrl(raw);
+  } catch (err) {
+    // The parser's sentences start with the variable's name and never repeat the password.
+    throw new ConfigError('SMTP_URL', (err as Error).message.replace(/^SMTP_URL:?\s*/, ''));
+  }
+  return raw;
+}
+
+function mailFrom(env: Env, publicUrl: string): string {
+  const raw = str(env, 'MAIL_FROM') ?? `Waxseal <noreply@${new URL(publicUrl).hostname}>`;
+  if (/[\r\n]/.test(raw) || !/@[^\s@>]+>?$/.test(raw)) throw new ConfigError('MAIL_FROM', `"${raw}" is not an address like "Waxseal <noreply@example.org>"`);
+  return raw;
 }
 
 function isLoopback(hostname: string): boolean {
@@ -133,6 +156,8 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     logLevel: logLevelRaw as Config['logLevel'],
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 40 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     trustProxy: bool(env, 'TRUST_PROXY', false),
+    smtpUrl: smtpUrl(env),
+    mailFrom: mailFrom(env, publicUrl),
   };
 }
 

@@ -26,8 +26,12 @@ export async function openRuntime(config: Config): Promise<Runtime> {
   try {
     const migrated = await migrate(database, MIGRATIONS_DIR);
     const payloads = createFilePayloadStore(path.join(config.dataDir, 'payloads'));
-    const services = createServices({ database, keyRing: ring, payloads });
-    return { database, keyRing: ring, services, kekCreated: created, migrated, close: () => database.close() };
+    const services = createServices({ database, keyRing: ring, payloads, mail: { smtpUrl: config.smtpUrl, from: config.mailFrom } });
+    const close = async () => {
+      await services.mail.close();
+      await database.close();
+    };
+    return { database, keyRing: ring, services, kekCreated: created, migrated, close };
   } catch (err) {
     await database.close();
     throw err;

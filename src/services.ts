@@ -6,8 +6,10 @@ import { createCredentialService, type CredentialService } from './domain/creden
 import { createEnvelopeService, type EnvelopeService } from './domain/envelopes/envelope-service.ts';
 import type { PayloadStore } from './domain/payloads/payload-store.ts';
 import { createProfileService, type ProfileService } from './domain/profiles/profile-service.ts';
+import { createMailService, type MailService } from './domain/mail/mail-service.ts';
 
 export interface Services {
+  mail: MailService;
   admins: AdminService;
   profiles: ProfileService;
   credentials: CredentialService;
@@ -15,10 +17,17 @@ export interface Services {
 }
 
 /** Wires the domain services over one database; nothing here is global. */
-export function createServices(deps: { database: Database; keyRing: KeyRing; payloads: PayloadStore; now?: () => Date }): Services {
+export function createServices(deps: {
+  database: Database;
+  keyRing: KeyRing;
+  payloads: PayloadStore;
+  mail?: { smtpUrl: string | null; from: string };
+  now?: () => Date;
+}): Services {
   const db = deps.database.db;
   const profiles = createProfileService({ db, now: deps.now });
   return {
+    mail: createMailService({ db, smtpUrl: deps.mail?.smtpUrl ?? null, from: deps.mail?.from ?? 'Waxseal <noreply@localhost>', now: deps.now }),
     admins: createAdminService({ db, now: deps.now }),
     profiles,
     credentials: createCredentialService({ db, profiles, now: deps.now }),

@@ -38,6 +38,9 @@ t.test('a bad value names its variable', async (t) => {
     [{ MAX_PAYLOAD_BYTES: '-1' }, 'MAX_PAYLOAD_BYTES'],
     [{ PUBLIC_URL: 'http://keys.example.org' }, 'PUBLIC_URL'],
     [{ NODE_ENV: 'production' }, 'WAXSEAL_KEK_FILE'],
+    [{ SMTP_URL: 'http://mail.example.org' }, 'SMTP_URL'],
+    [{ SMTP_URL: 'smtp://mail.example.org:25?tls=none' }, 'SMTP_URL'],
+    [{ MAIL_FROM: 'nobody' }, 'MAIL_FROM'],
   ];
   for (const [env, variable] of cases) {
     let caught: unknown = null;
@@ -58,6 +61,20 @@ t.test('plain http only for this machine or when allowed; production needs its o
   t.equal(loadConfig({}).publicUrlIsDefault, true);
   t.equal(loadConfig({ PUBLIC_URL: 'https://keys.example.org' }).publicUrlIsDefault, false);
   t.same(loadConfig({ NODE_ENV: 'production', WAXSEAL_KEK_FILE: '/run/secrets/kek' }).kek, { source: 'file', path: '/run/secrets/kek', create: false });
+});
+
+t.test('outgoing mail: SMTP when configured, the local outbox otherwise', async (t) => {
+  t.equal(loadConfig({}).smtpUrl, null);
+  t.equal(loadConfig({}).mailFrom, 'Waxseal <noreply@localhost>');
+  t.equal(loadConfig({ SMTP_URL: 'smtps://u:p@mail.example.org' }).smtpUrl, 'smtps://u:p@mail.example.org');
+  let message = '';
+  try {
+    loadConfig({ SMTP_URL: 'smtp://user:hunter2@mail.example.org:25?tls=none' });
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  t.match(message, /^SMTP_URL: /);
+  t.notMatch(message, /hunter2/, 'the password never appears in the error');
 });
 
 t.test('seal configuration picks the per-profile credential first', async (t) => {
