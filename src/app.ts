@@ -11,12 +11,18 @@ import { healthRoutes } from './routes/health.ts';
 import { adminApiRoutes } from './routes/admin-api.ts';
 import { gatewayApiRoutes } from './routes/gateway-api.ts';
 import { payloadRoutes } from './routes/payloads.ts';
+import { outboxRoutes } from './routes/outbox.ts';
+import { createI18n } from './i18n/create-i18n.ts';
+import { LOCALES_DIR, VIEWS_DIR } from './paths.ts';
+import type { i18n } from 'i18next';
 
 export interface AppDeps {
   config: Config;
   database: Database;
   services: Services;
   logger?: FastifyBaseLogger;
+  /** The one i18next instance of the process; made here when the caller has none. */
+  i18n?: i18n;
 }
 
 /** Paths and headers whose values are secrets; pino replaces them before anything is written. */
@@ -79,5 +85,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminApiRoutes, { prefix: '/api/v1/admin', services });
   await app.register(gatewayApiRoutes, { prefix: '/api/v1', services, config });
   await app.register(payloadRoutes, { services });
+  if (services.mail.mode === 'outbox') {
+    await app.register(outboxRoutes, { mail: services.mail, i18n: deps.i18n ?? createI18n(LOCALES_DIR), views: VIEWS_DIR });
+  }
   return app;
 }
