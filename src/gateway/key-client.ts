@@ -1,4 +1,5 @@
-import { request as httpRequest } from 'undici';
+import http from 'node:http';
+import https from 'node:https';
 import type { EnvelopeUpload } from '../domain/envelopes/envelope-types.ts';
 import type { ProfileSettings } from '../domain/profiles/profile-settings.ts';
 
@@ -53,6 +54,8 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
   const maxDelay = opts.maxDelayMs ?? 8_000;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  // One keep-alive agent per client: a gateway uploads many envelopes to one key service.
+  const agent = base.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
 
   async function request(method: string, path: string, body?: { json: unknown } | { bytes: Uint8Array }): Promise<{ status: number; json: unknown }> {
     const headers: Record<string, string> = { authorization: `Bearer ${opts.credential}`, accept: 'application/json' };
@@ -61,7 +64,7 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(body.json);
     } else if (body) {
-      // undici's request() writes the bytes as they are; fetch() would copy a 25 MB payload twice.
+      // node:http writes the bytes as they are; fetch() copied a 25 MB payload twice.
       headers['content-type'] = 'application/octet-stream';
       payload = body.bytes;
     }
@@ -71,9 +74,9 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
       let json: unknown = null;
       let retryAfterMs = 0;
       try {
-        const res = await httpRequest(`${base}${path}`, { method: method as 'GET', headers, body: payload, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-        // The status counts only once the whole answer arrived: a 2xx cut off mid-body is retried.
-        const text = await res.body.text();
+        const res = await send(`${base}${path}`, method, headers, payload, timeoutMs, agent);
+        // send() resolves only once the whole answer arrived: a 2xx cut off mid-body is retried.
+        const text = res.text;
         status = res.statusCode;
         const retryAfter = Number(res.headers['retry-after']);
         if (Number.isFinite(retryAfter) && retryAfter > 0) retryAfterMs = retryAfter * 1000;
@@ -133,4 +136,42 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
       await request('PUT', `/api/v1/envelopes/${id}/payload`, { bytes: ciphertext });
     },
   };
+}
+
+interface RawResponse {
+  statusCode: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+/**
+ * One HTTP exchange with node:http(s). The gateway's own client, rather than fetch or undici:
+ * it sends a 25 MB payload without copying it and keeps the sealing process small. Resolves
+ * only when the whole answer has arrived; a connection cut mid-answer rejects.
+ */
+function send(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | Uint8Array | undefined,
+  timeoutMs: number,
+  agent: http.Agent,
+): Promise<RawResponse> {
+  const target = new URL(url);
+  const transport = target.protocol === 'https:' ? https : http;
+  const length = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(target, { method, agent, timeout: timeoutMs, headers: { ...headers, 'content-length': String(length) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('close', () => {
+        if (!res.complete) reject(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }));
+        else resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
