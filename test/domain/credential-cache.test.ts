@@ -1,24 +1,13 @@
 import t from 'tap';
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { createKeyRing } from '../../src/crypto/kek.ts';
-import { createFilePayloadStore } from '../../src/domain/payloads/payload-store.ts';
-import { createServices } from '../../src/services.ts';
 import { engines } from '../helpers/databases.ts';
+import { servicesWithGateway } from '../helpers/services.ts';
 
 for (const engine of engines()) {
   t.test(`a revoked credential stops working at once on this node (${engine.name})`, { skip: engine.skip }, async (t) => {
     const opened = await engine.open();
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-cache-'));
-    t.teardown(async () => {
-      await opened.dispose();
-      await fs.rm(dir, { recursive: true, force: true });
-    });
-    const services = createServices({ database: opened.database, keyRing: createKeyRing(new Map([[1, randomBytes(32)]])), payloads: createFilePayloadStore(dir) });
-    const init = await services.admins.initialise({ organisation: 'Org', email: 'admin@example.test' });
-    await services.profiles.create(init.orgId, 'P');
+    t.teardown(() => opened.dispose());
+    const { services, orgId } = await servicesWithGateway(t.teardown.bind(t), opened);
+    const init = { orgId };
     for (let round = 0; round < 10; round++) {
       const { token, credential } = await services.credentials.provision(init.orgId, 'P', 'gw@example.test');
       t.ok(await services.credentials.authenticate(token), 'valid before');

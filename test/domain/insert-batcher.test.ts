@@ -1,45 +1,20 @@
 import t from 'tap';
-import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { Insertable } from 'kysely';
 import type { EnvelopesTable } from '../../src/db/schema.ts';
-import { createKeyRing } from '../../src/crypto/kek.ts';
-import type { EnvelopeUpload } from '../../src/domain/envelopes/envelope-types.ts';
 import { createInsertBatcher } from '../../src/domain/envelopes/insert-batcher.ts';
-import { createFilePayloadStore } from '../../src/domain/payloads/payload-store.ts';
-import { createServices } from '../../src/services.ts';
 import { engines } from '../helpers/databases.ts';
 import { errorOf } from '../helpers/errors.ts';
+import { sampleUpload, servicesWithGateway } from '../helpers/services.ts';
 
-const upload = (subject: string): EnvelopeUpload => ({
-  serverShare: randomBytes(32).toString('base64url'),
-  sender: 'a@example.test',
-  recipients: { to: ['b@example.test'], cc: [], bcc: [] },
-  subject,
-  securityLevel: 'high',
-  expiresAt: null,
-  readBy: null,
-  flags: { replyEnabled: true, replyAllEnabled: false, forwardEnabled: false, sendReturnReceipt: false, suppressAppletForOpen: false, useScript: true, rememberEnvelopeKeyCheckbox: false },
-  locale: 'en',
-  algorithm: 'aes-256-gcm',
-  payload: { transport: 'inline', digest: createHash('sha256').update(subject).digest('hex'), size: 100 },
-});
+const upload = (subject: string) => sampleUpload(subject);
 
 for (const engine of engines()) {
   t.test(`uploads arriving together on ${engine.name}`, { skip: engine.skip }, async (t) => {
     const opened = await engine.open();
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-batch-'));
-    t.teardown(async () => {
-      await opened.dispose();
-      await fs.rm(dir, { recursive: true, force: true });
-    });
-    const services = createServices({ database: opened.database, keyRing: createKeyRing(new Map([[1, randomBytes(32)]])), payloads: createFilePayloadStore(dir) });
-    const init = await services.admins.initialise({ organisation: 'Org', email: 'admin@example.test' });
-    await services.profiles.create(init.orgId, 'P');
-    const { token } = await services.credentials.provision(init.orgId, 'P', 'gw@example.test');
-    const principal = (await services.credentials.authenticate(token))!;
+    t.teardown(() => opened.dispose());
+    const { services, orgId, principal } = await servicesWithGateway(t.teardown.bind(t), opened);
+    const init = { orgId };
 
     t.test('many at once: each stored once, each told the truth', async (t) => {
       const ids = Array.from({ length: 150 }, () => randomBytes(16).toString('base64url'));
@@ -103,17 +78,9 @@ for (const engine of engines()) {
 t.test('a retry after a short expiration has passed is still the same envelope', async (t) => {
   const engine = engines()[0]!;
   const opened = await engine.open();
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-retry-'));
-  t.teardown(async () => {
-    await opened.dispose();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  t.teardown(() => opened.dispose());
   let clock = Date.now();
-  const services = createServices({ database: opened.database, keyRing: createKeyRing(new Map([[1, randomBytes(32)]])), payloads: createFilePayloadStore(dir), now: () => new Date(clock) });
-  const init = await services.admins.initialise({ organisation: 'Org', email: 'admin@example.test' });
-  await services.profiles.create(init.orgId, 'P');
-  const { token } = await services.credentials.provision(init.orgId, 'P', 'gw@example.test');
-  const principal = (await services.credentials.authenticate(token))!;
+  const { services, principal } = await servicesWithGateway(t.teardown.bind(t), opened, { now: () => new Date(clock) });
   const id = randomBytes(16).toString('base64url');
   const body = { ...upload('short'), expiresAt: new Date(clock + 60_000).toISOString() };
   t.equal((await services.envelopes.store(principal, id, body)).created, true);

@@ -1,47 +1,24 @@
 import t from 'tap';
-import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { createKeyRing } from '../../src/crypto/kek.ts';
 import { createFilePayloadStore } from '../../src/domain/payloads/payload-store.ts';
-import type { EnvelopeUpload } from '../../src/domain/envelopes/envelope-types.ts';
 import { createServices } from '../../src/services.ts';
 import { engines } from '../helpers/databases.ts';
+import { sampleUpload, servicesWithGateway } from '../helpers/services.ts';
 
-const upload = (): EnvelopeUpload => ({
-  serverShare: randomBytes(32).toString('base64url'),
-  sender: 'a@example.test',
-  recipients: { to: ['b@example.test'], cc: [], bcc: [] },
-  subject: null,
-  securityLevel: 'high',
-  expiresAt: null,
-  readBy: null,
-  flags: { replyEnabled: true, replyAllEnabled: false, forwardEnabled: false, sendReturnReceipt: false, suppressAppletForOpen: false, useScript: true, rememberEnvelopeKeyCheckbox: false },
-  locale: 'en',
-  algorithm: 'aes-256-gcm',
-  payload: { transport: 'inline', digest: createHash('sha256').update('p').digest('hex'), size: 100 },
-});
 
 for (const engine of engines()) {
   t.test(`KEK rotation re-wraps in batches on ${engine.name}`, { skip: engine.skip }, async (t) => {
     const opened = await engine.open();
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-rewrap-'));
-    t.teardown(async () => {
-      await opened.dispose();
-      await fs.rm(dir, { recursive: true, force: true });
-    });
+    t.teardown(() => opened.dispose());
     const k1 = randomBytes(32);
-    const payloads = createFilePayloadStore(dir);
-    const before = createServices({ database: opened.database, keyRing: createKeyRing(new Map([[1, k1]])), payloads });
-    const init = await before.admins.initialise({ organisation: 'Org', email: 'admin@example.test' });
-    await before.profiles.create(init.orgId, 'P');
-    const { token } = await before.credentials.provision(init.orgId, 'P', 'gw@example.test');
-    const principal = (await before.credentials.authenticate(token))!;
+    const setup = await servicesWithGateway(t.teardown.bind(t), opened, { keyRing: createKeyRing(new Map([[1, k1]])) });
+    const { principal, services: before } = setup;
+    const payloads = createFilePayloadStore(setup.payloadDir);
     const shares = new Map<string, string>();
     for (let i = 0; i < 7; i++) {
       const id = randomBytes(16).toString('base64url');
-      const u = upload();
+      const u = sampleUpload();
       await before.envelopes.store(principal, id, u);
       shares.set(id, u.serverShare);
     }
