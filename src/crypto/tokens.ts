@@ -11,11 +11,27 @@ export interface IssuedToken {
   secretHash: Buffer;
 }
 
-const ID_BYTES = 9;
+const ID_LENGTH = 12;
 const SECRET_BYTES = 32;
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * Ids are typed in shells (`waxseal profile revoke ID`), so they use letters and digits only:
+ * a base64url id starting with '-' read as an option. 62^12 ≈ 2^71; ids are not secret.
+ */
+function randomId(): string {
+  let id = '';
+  while (id.length < ID_LENGTH) {
+    for (const byte of randomBytes(16)) {
+      // 248 = 4 × 62: rejecting larger bytes keeps every character equally likely.
+      if (byte < 248 && id.length < ID_LENGTH) id += ID_ALPHABET[byte % 62];
+    }
+  }
+  return id;
+}
 
 export function issueToken(prefix: string): IssuedToken {
-  const id = randomBytes(ID_BYTES).toString('base64url');
+  const id = randomId();
   const secret = randomBytes(SECRET_BYTES).toString('base64url');
   return { id, token: `${prefix}_${id}.${secret}`, secretHash: hashSecret(secret) };
 }
