@@ -7,3 +7,4 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'migrations');
 export const VIEWS_DIR = path.join(PROJECT_ROOT, 'views');
 export const LOCALES_DIR = path.join(PROJECT_ROOT, 'locales');
+export const PUBLIC_DIR = path.join(PROJECT_ROOT, 'public');

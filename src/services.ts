@@ -7,6 +7,11 @@ import { createEnvelopeService, type EnvelopeService } from './domain/envelopes/
 import type { PayloadStore } from './domain/payloads/payload-store.ts';
 import { createProfileService, type ProfileService } from './domain/profiles/profile-service.ts';
 import { createMailService, type MailService } from './domain/mail/mail-service.ts';
+import { createReleaseService, type ReleaseService } from './domain/releases/release-service.ts';
+import { createOpeningSealer, type OpeningSealer } from './domain/releases/opening-seal.ts';
+import { createI18n } from './i18n/create-i18n.ts';
+import { LOCALES_DIR } from './paths.ts';
+import type { i18n } from 'i18next';
 
 export interface Services {
   mail: MailService;
@@ -14,6 +19,8 @@ export interface Services {
   profiles: ProfileService;
   credentials: CredentialService;
   envelopes: EnvelopeService;
+  releases: ReleaseService;
+  openings: OpeningSealer;
 }
 
 /** Wires the domain services over one database; nothing here is global. */
@@ -23,15 +30,22 @@ export function createServices(deps: {
   payloads: PayloadStore;
   mail?: { smtpUrl: string | null; from: string };
   now?: () => Date;
+  /** The process's one i18next instance (mail the services write is localized); made if absent. */
+  i18n?: i18n;
 }): Services {
   const db = deps.database.db;
+  const i18n = deps.i18n ?? createI18n(LOCALES_DIR);
   const profiles = createProfileService({ db, now: deps.now });
+  const mail = createMailService({ db, smtpUrl: deps.mail?.smtpUrl ?? null, from: deps.mail?.from ?? 'Waxseal <noreply@localhost>', now: deps.now });
+  const envelopes = createEnvelopeService({ db, keyRing: deps.keyRing, payloads: deps.payloads, now: deps.now });
   return {
-    mail: createMailService({ db, smtpUrl: deps.mail?.smtpUrl ?? null, from: deps.mail?.from ?? 'Waxseal <noreply@localhost>', now: deps.now }),
+    mail,
     admins: createAdminService({ db, now: deps.now }),
     profiles,
     credentials: createCredentialService({ db, profiles, now: deps.now }),
-    envelopes: createEnvelopeService({ db, keyRing: deps.keyRing, payloads: deps.payloads, now: deps.now }),
+    envelopes,
+    releases: createReleaseService({ db, envelopes, mail, i18n, now: deps.now }),
+    openings: createOpeningSealer(deps.keyRing),
   };
 }
 

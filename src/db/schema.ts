@@ -96,7 +96,29 @@ export interface SchemaMigrationsTable {
   applied_at: Timestamp;
 }
 
+// --- releases (migration 0004) ---
+export interface ReleaseEventsTable {
+  id: Generated<number>;
+  envelope_id: string;
+  account_id: string | null;
+  address: string | null;
+  at: Timestamp;
+  ip: string | null;
+  mode: 'applet' | 'server';
+  result: 'released' | 'unknown' | 'expired' | 'locked' | 'not_recipient' | 'sign_in' | 'reauth' | 'tampered';
+}
+
+export interface EnvelopeOpeningsTable {
+  envelope_id: string;
+  address: string;
+  account_id: string | null;
+  first_opened_at: Timestamp;
+  receipt_sent_at: NullableTimestamp;
+}
+
 export interface DB {
+  release_events: ReleaseEventsTable;
+  envelope_openings: EnvelopeOpeningsTable;
   organisations: OrganisationsTable;
   users: UsersTable;
   api_tokens: ApiTokensTable;

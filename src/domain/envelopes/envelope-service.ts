@@ -28,6 +28,12 @@ export interface EnvelopeService {
   /** The unwrapped server share. Only the release path (and tests that prove the format) may call this. */
   serverShare(id: string): Promise<Buffer | null>;
   payload(id: string): Promise<Buffer | null>;
+  /**
+   * Keeps an inline payload that a recipient's browser posted with "Open", so the rest of the
+   * opening can fetch it like a by-reference one. It is ciphertext, checked against the digest
+   * the gateway uploaded: 'mismatch' means the envelope file was changed or cut.
+   */
+  keepInlinePayload(id: string, bytes: Uint8Array): Promise<'stored' | 'already' | 'mismatch' | 'unknown'>;
   /** Re-wraps up to `batchSize` shares still under an older key; returns how many it moved. */
   rewrapBatch(batchSize: number): Promise<number>;
   kekStatus(): Promise<{ currentVersion: number; shares: { version: number; count: number }[] }>;
@@ -222,6 +228,17 @@ export function createEnvelopeService(deps: {
     },
 
     payload: (id) => payloads.get(id),
+
+    async keepInlinePayload(id, bytes) {
+      const row = await repo.findEnvelopeIdentity(db, id);
+      if (!row) return 'unknown';
+      const digest = createHash('sha256').update(bytes).digest('hex');
+      if (bytes.length !== Number(row.payload_size) || digest !== row.payload_digest) return 'mismatch';
+      if (row.payload_stored_at !== null) return 'already';
+      await payloads.put(id, bytes);
+      await repo.markPayloadStored(db, id, now());
+      return 'stored';
+    },
 
     async rewrapBatch(batchSize) {
       return db.transaction().execute(async (tx) => {

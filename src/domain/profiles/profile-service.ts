@@ -24,6 +24,8 @@ export interface ProfileService {
   update(orgId: string, name: string, patch: unknown): Promise<Profile>;
   get(orgId: string, name: string): Promise<Profile>;
   list(orgId: string): Promise<Profile[]>;
+  /** By id, for the opening flow (an envelope names its profile by id); null when gone. */
+  byId(id: string): Promise<Profile | null>;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
@@ -80,6 +82,10 @@ export function createProfileService(deps: { db: Kysely<DB>; now?: () => Date })
     },
     async list(orgId) {
       return (await repo.listProfiles(db, orgId)).map(toProfile);
+    },
+    async byId(id) {
+      const row = await repo.findProfileById(db, id);
+      return row ? toProfile(row) : null;
     },
   };
 }
