@@ -12,8 +12,15 @@ import { adminApiRoutes } from './routes/admin-api.ts';
 import { gatewayApiRoutes } from './routes/gateway-api.ts';
 import { payloadRoutes } from './routes/payloads.ts';
 import { outboxRoutes } from './routes/outbox.ts';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
 import { createI18n } from './i18n/create-i18n.ts';
-import { LOCALES_DIR, VIEWS_DIR } from './paths.ts';
+import { LOCALES_DIR, PUBLIC_DIR, VIEWS_DIR } from './paths.ts';
+import { createPageRenderer } from './plugins/pages.ts';
+import { registerOriginCheck } from './plugins/origin-check.ts';
+import { assetRoutes } from './routes/assets.ts';
+import { accountPageRoutes } from './routes/account-pages.ts';
+import { accountSettingsRoutes } from './routes/account-settings.ts';
 import type { i18n } from 'i18next';
 
 export interface AppDeps {
@@ -56,9 +63,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
   });
 
+  const i18n = deps.i18n ?? createI18n(LOCALES_DIR);
+  const pages = createPageRenderer({ i18n, views: VIEWS_DIR });
+
   registerProblemHandlers(app);
   registerSecurityHeaders(app);
   app.addSchema(ProblemSchema);
+  await app.register(cookie);
+  await app.register(formbody);
+  registerOriginCheck(app, {
+    publicUrl: config.publicUrl,
+    refuse: (request, reply) => pages.send(request, reply, { view: 'pages/refused.hbs', titleKey: 'pages:refused.title', locale: pages.localeOf(request), status: 403 }),
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -85,8 +101,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminApiRoutes, { prefix: '/api/v1/admin', services });
   await app.register(gatewayApiRoutes, { prefix: '/api/v1', services, config });
   await app.register(payloadRoutes, { services });
+  await app.register(assetRoutes, { publicDir: PUBLIC_DIR });
+  await app.register(accountPageRoutes, { services, pages, i18n });
+  await app.register(accountSettingsRoutes, { services, pages, i18n });
   if (services.mail.mode === 'outbox') {
-    await app.register(outboxRoutes, { mail: services.mail, i18n: deps.i18n ?? createI18n(LOCALES_DIR), views: VIEWS_DIR });
+    await app.register(outboxRoutes, { mail: services.mail, i18n, views: VIEWS_DIR });
   }
   return app;
 }

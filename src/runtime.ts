@@ -26,7 +26,7 @@ export async function openRuntime(config: Config): Promise<Runtime> {
   try {
     const migrated = await migrate(database, MIGRATIONS_DIR);
     const payloads = createFilePayloadStore(path.join(config.dataDir, 'payloads'));
-    const services = createServices({ database, keyRing: ring, payloads, mail: { smtpUrl: config.smtpUrl, from: config.mailFrom } });
+    const services = createServices({ database, keyRing: ring, payloads, mail: { smtpUrl: config.smtpUrl, from: config.mailFrom }, publicUrl: config.publicUrl });
     const close = async () => {
       await services.mail.close();
       await database.close();

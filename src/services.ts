@@ -12,6 +12,10 @@ import { createOpeningSealer, type OpeningSealer } from './domain/releases/openi
 import { createI18n } from './i18n/create-i18n.ts';
 import { LOCALES_DIR } from './paths.ts';
 import type { i18n } from 'i18next';
+import { createAccountServices } from './domain/accounts/account-wiring.ts';
+import type { AccountService } from './domain/accounts/account-service.ts';
+import type { SessionService } from './domain/accounts/session-service.ts';
+import type { PassphraseHasher } from './crypto/passphrases.ts';
 
 export interface Services {
   mail: MailService;
@@ -21,6 +25,8 @@ export interface Services {
   envelopes: EnvelopeService;
   releases: ReleaseService;
   openings: OpeningSealer;
+  accounts: AccountService;
+  sessions: SessionService;
 }
 
 /** Wires the domain services over one database; nothing here is global. */
@@ -32,6 +38,10 @@ export function createServices(deps: {
   now?: () => Date;
   /** The process's one i18next instance (mail the services write is localized); made if absent. */
   i18n?: i18n;
+  /** PUBLIC_URL, the base of links in account mail (verification, reset). */
+  publicUrl?: string;
+  /** The argon2id hasher for recipients' passphrases; one with the pinned parameters if absent. */
+  hasher?: PassphraseHasher;
 }): Services {
   const db = deps.database.db;
   const i18n = deps.i18n ?? createI18n(LOCALES_DIR);
@@ -46,6 +56,7 @@ export function createServices(deps: {
     envelopes,
     releases: createReleaseService({ db, envelopes, mail, i18n, now: deps.now }),
     openings: createOpeningSealer(deps.keyRing),
+    ...createAccountServices({ db, mail, i18n, publicUrl: deps.publicUrl ?? 'http://localhost:8080', hasher: deps.hasher, now: deps.now }),
   };
 }
 

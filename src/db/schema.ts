@@ -96,6 +96,56 @@ export interface SchemaMigrationsTable {
   applied_at: Timestamp;
 }
 
+// --- accounts (migration 0003) ---
+export interface AccountsTable {
+  id: Generated<string>;
+  name: string;
+  passphrase_hash: string;
+  security_phrase: string;
+  locale: string | null;
+  created_at: Timestamp;
+  passphrase_changed_at: Timestamp;
+}
+
+export interface AccountAddressesTable {
+  account_id: string;
+  address: string;
+  created_at: Timestamp;
+  verified_at: NullableTimestamp;
+}
+
+export interface AccountTokensTable {
+  id: string;
+  purpose: 'verify' | 'reset';
+  account_id: string;
+  address: string;
+  secret_hash: Uint8Array;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+}
+
+export interface AccountSessionsTable {
+  id: string;
+  account_id: string;
+  secret_hash: Uint8Array;
+  remember: boolean;
+  created_at: Timestamp;
+  passphrase_at: Timestamp;
+  last_seen_at: Timestamp;
+  user_agent: string | null;
+  ip: string | null;
+  revoked_at: NullableTimestamp;
+}
+
+export interface AuthThrottleTable {
+  scope: string;
+  key: string;
+  attempts: number;
+  last_at: Timestamp;
+}
+// --- end accounts ---
+
 // --- releases (migration 0004) ---
 export interface ReleaseEventsTable {
   id: Generated<number>;
@@ -117,6 +167,11 @@ export interface EnvelopeOpeningsTable {
 }
 
 export interface DB {
+  accounts: AccountsTable;
+  account_addresses: AccountAddressesTable;
+  account_tokens: AccountTokensTable;
+  account_sessions: AccountSessionsTable;
+  auth_throttle: AuthThrottleTable;
   release_events: ReleaseEventsTable;
   envelope_openings: EnvelopeOpeningsTable;
   organisations: OrganisationsTable;

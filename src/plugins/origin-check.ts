@@ -36,6 +36,8 @@ export function registerOriginCheck(
 export function isSameOrigin(request: FastifyRequest, expectedOrigin: string): boolean {
   const site = request.headers['sec-fetch-site'];
   const origin = request.headers.origin;
-  if (typeof site === 'string') return site === 'same-origin' && (origin === undefined || origin === expectedOrigin);
+  // With Referrer-Policy: no-referrer, Chromium sends "Origin: null" on same-origin form posts;
+  // Sec-Fetch-Site is set by the browser alone (pages cannot forge it), so it decides then.
+  if (typeof site === 'string') return site === 'same-origin' && (origin === undefined || origin === 'null' || origin === expectedOrigin);
   return origin === expectedOrigin;
 }

@@ -81,12 +81,16 @@ export function createPageRenderer(deps: { i18n: i18n; views: string }): PageRen
     send(request, reply, page) {
       const t = deps.i18n.getFixedT(page.locale);
       const body = template(page.view, page.locale)({ ...page.data, lang: page.locale });
-      const path = request.url.split('?')[0] ?? '/';
+      // The chooser re-requests this page: it keeps the other query parameters (next, reauth)
+      // as fields, and posts to "" so the URL fragment (an envelope secret) stays too.
+      const keep = Object.entries((request.query ?? {}) as Record<string, unknown>)
+        .filter(([name, value]) => name !== 'lang' && typeof value === 'string')
+        .map(([name, value]) => ({ name, value }));
       const html = template('pages/layout.hbs', page.locale)({
         lang: page.locale,
         title: t(page.titleKey),
         body,
-        path,
+        keep,
         scripts: page.scripts ?? [],
         locales: SUPPORTED_LOCALES.map((code) => ({ code, name: names.get(code), selected: code === page.locale })),
       });

@@ -26,7 +26,7 @@ export async function startKeyService(opened: OpenedDatabase, env: Record<string
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-data-'));
   const keyRing = createKeyRing(new Map([[1, randomBytes(32)]]));
   const config = loadConfig({ DATA_DIR: dataDir, PUBLIC_URL: 'https://keys.example.test', LOG_LEVEL: 'silent', ...env });
-  const services = createServices({ database: opened.database, keyRing, payloads: createFilePayloadStore(path.join(dataDir, 'payloads')) });
+  const services = createServices({ database: opened.database, keyRing, payloads: createFilePayloadStore(path.join(dataDir, 'payloads')), publicUrl: config.publicUrl, mail: { smtpUrl: config.smtpUrl, from: config.mailFrom } });
   const app = await buildApp({ config, database: opened.database, services });
   const init = await services.admins.initialise({ organisation: 'Example Org', email: 'admin@example.test' });
   return {

@@ -50,6 +50,7 @@ export async function servicesWithGateway(
     keyRing: opts.keyRing ?? createKeyRing(new Map([[1, randomBytes(32)]])),
     payloads: createFilePayloadStore(payloadDir),
     now: opts.now,
+    publicUrl: 'https://keys.example.test',
   });
   const init = await services.admins.initialise({ organisation: 'Org', email: 'admin@example.test' });
   await services.profiles.create(init.orgId, 'P');

@@ -1,0 +1,84 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+
+const LISTED = ['id', 'remember', 'created_at', 'last_seen_at', 'user_agent', 'ip'] as const;
+
+export async function insertSession(
+  db: Kysely<DB>,
+  row: { id: string; accountId: string; secretHash: Uint8Array; remember: boolean; at: Date; passphraseAt: Date; userAgent: string | null; ip: string | null },
+) {
+  await db
+    .insertInto('account_sessions')
+    .values({
+      id: row.id,
+      account_id: row.accountId,
+      secret_hash: row.secretHash,
+      remember: row.remember,
+      created_at: row.at,
+      passphrase_at: row.passphraseAt,
+      last_seen_at: row.at,
+      user_agent: row.userAgent,
+      ip: row.ip,
+    })
+    .execute();
+}
+
+/** The only query that reads secret_hash. */
+export async function findSessionForAuth(db: Kysely<DB>, id: string) {
+  return db
+    .selectFrom('account_sessions')
+    .select(['id', 'account_id', 'secret_hash', 'remember', 'created_at', 'passphrase_at', 'last_seen_at', 'revoked_at'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export async function touchSession(db: Kysely<DB>, id: string, at: Date) {
+  await db.updateTable('account_sessions').set({ last_seen_at: at }).where('id', '=', id).execute();
+}
+
+export async function setPassphraseAt(db: Kysely<DB>, id: string, at: Date) {
+  await db.updateTable('account_sessions').set({ passphrase_at: at, last_seen_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+}
+
+/** Sessions not revoked; the caller drops the ones past their timeouts. */
+export async function listLiveSessions(db: Kysely<DB>, accountId: string) {
+  return db
+    .selectFrom('account_sessions')
+    .select(LISTED)
+    .where('account_id', '=', accountId)
+    .where('revoked_at', 'is', null)
+    .orderBy('last_seen_at', 'desc')
+    .orderBy('id')
+    .execute();
+}
+
+export async function revokeSession(db: Kysely<DB>, accountId: string, id: string, at: Date): Promise<boolean> {
+  const rows = await db
+    .updateTable('account_sessions')
+    .set({ revoked_at: at })
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .returning(['id'])
+    .execute();
+  return rows.length > 0;
+}
+
+/** Revokes every live session of the account except `except` (null: all). */
+export async function revokeSessions(db: Kysely<DB>, accountId: string, except: string | null, at: Date): Promise<number> {
+  let q = db.updateTable('account_sessions').set({ revoked_at: at }).where('account_id', '=', accountId).where('revoked_at', 'is', null);
+  if (except !== null) q = q.where('id', '<>', except);
+  return (await q.returning(['id']).execute()).length;
+}
+
+/**
+ * Forgets the account's sessions that can no longer be used by anyone: revoked or idle since
+ * before `idleBefore`, or created before `createdBefore`.
+ */
+export async function deleteDeadSessions(db: Kysely<DB>, accountId: string, idleBefore: Date, createdBefore: Date) {
+  await db
+    .deleteFrom('account_sessions')
+    .where('account_id', '=', accountId)
+    .where((eb) => eb.or([eb('revoked_at', '<', idleBefore), eb('last_seen_at', '<', idleBefore), eb('created_at', '<', createdBefore)]))
+    .execute();
+}

@@ -1,0 +1,81 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import { isForgotten, secondsUntilAllowed, THROTTLE_POLICIES, type ThrottleScope } from './throttle-policy.ts';
+import * as repo from './throttle-repository.ts';
+
+export interface ThrottleKey {
+  scope: ThrottleScope;
+  key: string;
+}
+
+export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfter: number };
+
+export interface Throttle {
+  /**
+   * Counts one attempt under every key, unless one of them still makes the caller wait: then
+   * nothing is counted and the longest wait comes back. The attempt is counted before the
+   * caller does the expensive part (argon2, mail), so a burst of parallel requests, on one node
+   * or several, cannot all slip through before the first failure is recorded.
+   */
+  attempt(keys: readonly ThrottleKey[]): Promise<ThrottleVerdict>;
+  /**
+   * The attempt was not a failure: counters in `clear` start from zero (the account's owner
+   * proved who they are), counters in `takeBack` forget this one attempt (a network's count of
+   * failures must not grow with its successful sign-ins: offices share one address).
+   */
+  succeeded(opts: { clear?: readonly ThrottleKey[]; takeBack?: readonly ThrottleKey[] }): Promise<void>;
+  /** Seconds until an attempt under these keys would be allowed, without counting one. */
+  wait(keys: readonly ThrottleKey[]): Promise<number>;
+}
+
+/** Idle counters are deleted every this many attempts made through one process. */
+const PURGE_EVERY = 500;
+
+/** Attempt counters kept in the database, so every node of the service sees the same ones. */
+export function createThrottle(deps: { db: Kysely<DB>; now?: () => Date }): Throttle {
+  const { db } = deps;
+  const now = deps.now ?? (() => new Date());
+  let attempts = 0;
+
+  async function purge(at: Date) {
+    for (const [scope, policy] of Object.entries(THROTTLE_POLICIES)) {
+      await repo.deleteIdleCounters(db, scope, new Date(at.getTime() - policy.forgetAfterSeconds * 1000));
+    }
+  }
+
+  return {
+    async attempt(keys) {
+      if (keys.length === 0) return { allowed: true };
+      const at = now();
+      if (++attempts % PURGE_EVERY === 0) await purge(at);
+      return db.transaction().execute(async (tx) => {
+        const rows = await repo.lockCounters(tx, keys, at);
+        let retryAfter = 0;
+        for (const row of rows) {
+          const policy = THROTTLE_POLICIES[row.scope as ThrottleScope];
+          retryAfter = Math.max(retryAfter, secondsUntilAllowed(policy, { attempts: row.attempts, lastAt: row.last_at }, at));
+        }
+        if (retryAfter > 0) return { allowed: false, retryAfter };
+        for (const row of rows) {
+          const policy = THROTTLE_POLICIES[row.scope as ThrottleScope];
+          const counted = isForgotten(policy, row.last_at, at) ? 1 : row.attempts + 1;
+          await repo.setCounter(tx, row, counted, at);
+        }
+        return { allowed: true };
+      });
+    },
+    async succeeded(opts) {
+      await repo.deleteCounters(db, opts.clear ?? []);
+      await repo.decrementCounters(db, opts.takeBack ?? []);
+    },
+    async wait(keys) {
+      const at = now();
+      let retryAfter = 0;
+      for (const row of await repo.readCounters(db, keys)) {
+        const policy = THROTTLE_POLICIES[row.scope as ThrottleScope];
+        retryAfter = Math.max(retryAfter, secondsUntilAllowed(policy, { attempts: row.attempts, lastAt: row.last_at }, at));
+      }
+      return retryAfter;
+    },
+  };
+}

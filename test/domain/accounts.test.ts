@@ -1,0 +1,173 @@
+import t from 'tap';
+import { createPassphraseHasher } from '../../src/crypto/passphrases.ts';
+import { createPassphrasePolicy } from '../../src/crypto/passphrase-policy.ts';
+import { normaliseAddress } from '../../src/domain/accounts/addresses.ts';
+import { clientNetwork } from '../../src/domain/accounts/client-network.ts';
+import { createAccountService } from '../../src/domain/accounts/account-service.ts';
+import type { AccountMail } from '../../src/domain/accounts/account-mail.ts';
+import { consumeEmailToken, checkEmailToken, issueEmailToken, EMAIL_TOKEN_LIFETIME_MS } from '../../src/domain/accounts/email-tokens.ts';
+import { createSessionService, SESSION_LIMITS } from '../../src/domain/accounts/session-service.ts';
+import { createThrottle } from '../../src/domain/accounts/throttle.ts';
+import { secondsUntilAllowed, THROTTLE_POLICIES, waitAfter } from '../../src/domain/accounts/throttle-policy.ts';
+import { engines } from '../helpers/databases.ts';
+
+
+t.test('client networks: IPv4 as is, IPv6 by /64, mapped IPv4 as IPv4', async (t) => {
+  t.equal(clientNetwork('192.0.2.7'), '192.0.2.7');
+  t.equal(clientNetwork('::ffff:192.0.2.7'), '192.0.2.7');
+  t.equal(clientNetwork('2001:db8:1:2::1'), '2001:0db8:0001:0002::/64');
+  t.equal(clientNetwork('2001:DB8:1:2:ffff:eeee:dddd:cccc'), '2001:0db8:0001:0002::/64', 'every address of the /64 counts as one');
+  t.equal(clientNetwork('2001:db8:1:3::1'), '2001:0db8:0001:0003::/64', 'the next /64 is another network');
+  t.equal(clientNetwork('::1'), '0000:0000:0000:0000::/64');
+  t.equal(clientNetwork('fe80::1%eth0'), 'fe80:0000:0000:0000::/64');
+  t.equal(clientNetwork('not an ip'), 'unknown');
+  t.equal(clientNetwork(undefined), 'unknown');
+});
+
+t.test('addresses are compared trimmed and lower-cased; non-addresses are refused', async (t) => {
+  t.equal(normaliseAddress('  Ana.Example@Example.ORG '), 'ana.example@example.org');
+  for (const bad of ['', 'ana', 'ana@', '@example.org', 'ana@example', 'a b@example.org', 'Ana <ana@example.org>', `${'a'.repeat(250)}@example.org`, 42]) {
+    t.equal(normaliseAddress(bad), null, JSON.stringify(bad));
+  }
+});
+
+t.test('throttle policies: free attempts, then doubling waits up to a cap; idle counters are forgotten', async (t) => {
+  const p = THROTTLE_POLICIES['passphrase-account'];
+  t.same([0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 100].map((n) => waitAfter(p, n)), [0, 0, 0, 0, 0, 1, 2, 4, 8, 60, 60, 60]);
+  t.equal(waitAfter(THROTTLE_POLICIES['passphrase-network'], 5000), THROTTLE_POLICIES['passphrase-network'].capSeconds, 'no overflow past the cap');
+  const last = new Date(Date.UTC(2030, 0, 1));
+  t.equal(secondsUntilAllowed(p, { attempts: 8, lastAt: last }, new Date(last.getTime() + 3500)), 5, 'rounded up to whole seconds');
+  t.equal(secondsUntilAllowed(p, { attempts: 8, lastAt: last }, new Date(last.getTime() + 8000)), 0);
+  t.equal(secondsUntilAllowed(p, { attempts: 1000, lastAt: last }, new Date(last.getTime() + p.forgetAfterSeconds * 1000)), 0, 'forgotten after the idle period');
+  for (const [scope, policy] of Object.entries(THROTTLE_POLICIES)) {
+    t.ok(policy.forgetAfterSeconds > policy.capSeconds, `${scope}: a counter outlives its longest wait`);
+  }
+  t.ok(THROTTLE_POLICIES['passphrase-account'].capSeconds <= 60, 'nobody locks an owner out for more than a minute');
+  t.ok(THROTTLE_POLICIES['passphrase-network'].capSeconds > THROTTLE_POLICIES['passphrase-account'].capSeconds, 'the heavy waits are on the network');
+});
+
+for (const engine of engines()) {
+  t.test(`account domain on ${engine.name}`, { skip: engine.skip }, async (t) => {
+    const opened = await engine.open();
+    t.teardown(() => opened.dispose());
+    const db = opened.database.db;
+    let now = Date.UTC(2030, 0, 1);
+    const clock = () => new Date(now);
+    const advance = (ms: number) => void (now += ms);
+
+    t.test('throttle: parallel attempts cannot slip past the last free one', async (t) => {
+      const throttle = createThrottle({ db, now: clock });
+      const key = { scope: 'passphrase-account' as const, key: 'account:parallel' };
+      for (let i = 0; i < THROTTLE_POLICIES['passphrase-account'].free - 1; i++) t.ok((await throttle.attempt([key])).allowed);
+      const verdicts = await Promise.all(Array.from({ length: 12 }, () => throttle.attempt([key])));
+      t.equal(verdicts.filter((v) => v.allowed).length, 1, 'exactly one of twelve parallel attempts goes through');
+      t.ok(verdicts.every((v) => v.allowed || v.retryAfter === 1));
+      const row = await db.selectFrom('auth_throttle').select(['attempts']).where('key', '=', 'account:parallel').executeTakeFirstOrThrow();
+      t.equal(row.attempts, THROTTLE_POLICIES['passphrase-account'].free, 'refused attempts are not counted');
+    });
+
+    t.test('throttle: one waiting key blocks the attempt and nothing is counted on the others', async (t) => {
+      const throttle = createThrottle({ db, now: clock });
+      const blocked = { scope: 'mail-address' as const, key: 'blocked' };
+      const other = { scope: 'mail-network' as const, key: '203.0.113.1' };
+      for (let i = 0; i < THROTTLE_POLICIES['mail-address'].free; i++) await throttle.attempt([blocked]);
+      const verdict = await throttle.attempt([other, blocked]);
+      t.same(verdict, { allowed: false, retryAfter: THROTTLE_POLICIES['mail-address'].baseSeconds });
+      t.equal(await throttle.wait([other]), 0);
+      const row = await db.selectFrom('auth_throttle').select(['attempts']).where('key', '=', '203.0.113.1').executeTakeFirstOrThrow();
+      t.equal(row.attempts, 0);
+      advance(THROTTLE_POLICIES['mail-address'].baseSeconds * 1000);
+      t.ok((await throttle.attempt([other, blocked])).allowed);
+      await throttle.succeeded({ clear: [blocked], takeBack: [other] });
+      t.equal(await throttle.wait([blocked]), 0);
+      const after = await db.selectFrom('auth_throttle').select(['attempts']).where('key', '=', '203.0.113.1').executeTakeFirstOrThrow();
+      t.equal(after.attempts, 0, 'a success takes its attempt back from the network');
+    });
+
+    t.test('sessions: the cookie proves the session; timeouts, revocation, touch once a minute', async (t) => {
+      const account = (await db.insertInto('accounts').values({ name: 'S', passphrase_hash: 'x', security_phrase: 'p', locale: 'en' }).returning(['id']).executeTakeFirstOrThrow()).id;
+      const sessions = createSessionService({ db, now: clock });
+      const { session, cookie } = await sessions.create(account, { remember: false, userAgent: 'UA', ip: '192.0.2.1' });
+      t.match(cookie, /^wxs_[A-Za-z0-9]{12}\.[A-Za-z0-9_-]{43}$/);
+      t.equal(cookie.slice(4, 16), session.id);
+      const stored = await db.selectFrom('account_sessions').select(['secret_hash']).where('id', '=', session.id).executeTakeFirstOrThrow();
+      t.equal(stored.secret_hash.length, 32, 'only a SHA-256 of the secret is stored');
+      t.notOk(Buffer.from(stored.secret_hash).toString('base64url').includes(cookie.split('.')[1]!));
+
+      t.same(await sessions.fromCookie(cookie), session);
+      for (const bad of [undefined, '', 'garbage', `${cookie}x`, `${cookie.slice(0, -1)}${cookie.endsWith('A') ? 'B' : 'A'}`, cookie.replace('wxs_', 'wxg_')]) {
+        t.equal(await sessions.fromCookie(bad), null, `refused: ${JSON.stringify(bad?.slice(0, 20))}`);
+      }
+
+      const seen = async () => (await db.selectFrom('account_sessions').select(['last_seen_at']).where('id', '=', session.id).executeTakeFirstOrThrow()).last_seen_at.getTime();
+      const createdAt = await seen();
+      advance(30_000);
+      await sessions.fromCookie(cookie);
+      t.equal(await seen(), createdAt, 'not written within the minute');
+      advance(SESSION_LIMITS.touchEveryMs);
+      await sessions.fromCookie(cookie);
+      t.equal(await seen(), now, 'written after it');
+
+      advance(SESSION_LIMITS.idleMs);
+      t.equal(await sessions.passphraseTyped(session.id), null, 'typing the passphrase does not revive an idle session');
+      t.equal(await sessions.fromCookie(cookie), null);
+
+      const second = await sessions.create(account, { remember: true });
+      const third = await sessions.create(account, { remember: false });
+      t.same((await sessions.list(account)).map((s) => s.id).sort(), [second.session.id, third.session.id].sort(), 'ended sessions are not listed');
+      t.equal(await sessions.revoke(account, second.session.id), true);
+      t.equal(await sessions.revoke(account, second.session.id), false, 'only once');
+      t.equal(await sessions.fromCookie(second.cookie), null);
+      t.equal(await sessions.revokeAll(account, { except: third.session.id }), 1, 'the idle one (ended, not yet revoked)');
+      t.equal(await sessions.revokeAll(account), 1);
+      t.equal(await sessions.fromCookie(third.cookie), null);
+      t.same(sessions.cookieOptions(third.session), { path: '/', secure: true, httpOnly: true, sameSite: 'lax' });
+    });
+
+    t.test('mailed tokens: single use, expiring, bound to their purpose', async (t) => {
+      const account = (await db.insertInto('accounts').values({ name: 'T', passphrase_hash: 'x', security_phrase: 'p', locale: 'en' }).returning(['id']).executeTakeFirstOrThrow()).id;
+      const verify = await issueEmailToken(db, 'verify', account, 't@example.test', clock());
+      t.match(verify, /^wxv_/);
+      const reset = await issueEmailToken(db, 'reset', account, 't@example.test', clock());
+      t.match(reset, /^wxr_/);
+      t.same(await checkEmailToken(db, 'reset', verify, clock()), { ok: false, reason: 'invalid' }, 'a verification code is no reset code');
+      const row = await db.selectFrom('account_tokens').select(['secret_hash']).where('id', '=', verify.slice(4, 16)).executeTakeFirstOrThrow();
+      t.equal(row.secret_hash.length, 32);
+      const racing = await Promise.all([consumeEmailToken(db, 'verify', verify, clock()), consumeEmailToken(db, 'verify', verify, clock())]);
+      t.equal(racing.filter((r) => r.ok).length, 1, 'of two requests spending one code, one wins');
+      t.same(await checkEmailToken(db, 'verify', verify, clock()), { ok: false, reason: 'used' });
+      advance(EMAIL_TOKEN_LIFETIME_MS.reset - 1);
+      t.equal((await checkEmailToken(db, 'reset', reset, clock())).ok, true);
+      advance(1);
+      t.same(await checkEmailToken(db, 'reset', reset, clock()), { ok: false, reason: 'expired' });
+    });
+
+    t.test('accounts: two pending claims verified at once, one wins', async (t) => {
+      const sent: AccountMail[] = [];
+      const accounts = createAccountService({
+        db,
+        hasher: createPassphraseHasher(),
+        policy: createPassphrasePolicy(),
+        throttle: createThrottle({ db, now: clock }),
+        mailer: { send: async (m) => void sent.push(m) },
+        now: clock,
+      });
+      const reg = (name: string, network: string) =>
+        accounts.register({ name, email: 'race@example.test', passphrase: `${name} likes long walks`, passphrase2: `${name} likes long walks`, securityPhrase: 'p', locale: 'de', network });
+      t.same(await reg('Ann', '192.0.2.1'), { ok: true });
+      t.same(await reg('Ben', '192.0.2.2'), { ok: true });
+      const tokens = sent.filter((m) => m.kind === 'verify').map((m) => (m.kind === 'verify' ? m.token : ''));
+      t.equal(tokens.length, 2);
+      t.equal(sent[0]!.locale, 'de', 'mail in the page locale');
+      const results = await Promise.all(tokens.map((tok) => accounts.verifyAddress(tok)));
+      t.equal(results.filter((r) => r.ok).length, 1, 'one account gets the address');
+      const lost = results.find((r) => !r.ok);
+      t.same(lost, { ok: false, reason: 'taken' }, 'the other is told the address is taken');
+      const owners = await db.selectFrom('account_addresses').select(['account_id']).where('address', '=', 'race@example.test').where('verified_at', 'is not', null).execute();
+      t.equal(owners.length, 1);
+      t.same(await reg('Cy', '192.0.2.3'), { ok: true });
+      t.equal(sent.at(-1)!.kind, 'exists', 'a later registration only tells the owner');
+      t.equal((await db.selectFrom('accounts').select(['id']).where('name', '=', 'Cy').execute()).length, 0);
+    });
+  });
+}
