@@ -19,6 +19,8 @@ import { LOCALES_DIR, PUBLIC_DIR, VIEWS_DIR } from './paths.ts';
 import { createPageRenderer } from './plugins/pages.ts';
 import { registerOriginCheck } from './plugins/origin-check.ts';
 import { assetRoutes } from './routes/assets.ts';
+import { openRoutes } from './routes/open.ts';
+import { buildReaderBundle } from './reader/bundle.ts';
 import { accountPageRoutes } from './routes/account-pages.ts';
 import { accountSettingsRoutes } from './routes/account-settings.ts';
 import type { i18n } from 'i18next';
@@ -101,7 +103,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminApiRoutes, { prefix: '/api/v1/admin', services });
   await app.register(gatewayApiRoutes, { prefix: '/api/v1', services, config });
   await app.register(payloadRoutes, { services });
-  await app.register(assetRoutes, { publicDir: PUBLIC_DIR });
+  await app.register(assetRoutes, { publicDir: PUBLIC_DIR, lazy: new Map([['reader.js', buildReaderBundle]]) });
+  await app.register(openRoutes, { config, services, pages });
   await app.register(accountPageRoutes, { services, pages, i18n });
   await app.register(accountSettingsRoutes, { services, pages, i18n });
   if (services.mail.mode === 'outbox') {

@@ -21,8 +21,23 @@ export interface Asset {
  * at /assets/NAME. Read once at start: the set is small and fixed, and nothing is looked up on
  * disk per request, so no path from a URL ever reaches the file system.
  */
-export async function assetRoutes(app: FastifyInstance, opts: { publicDir: string; extra?: Map<string, Asset> }): Promise<void> {
+export async function assetRoutes(
+  app: FastifyInstance,
+  opts: { publicDir: string; extra?: Map<string, Asset>; lazy?: Map<string, () => Promise<Asset>> },
+): Promise<void> {
   const assets = new Map<string, Asset>(opts.extra ?? []);
+  // Generated assets (the reader bundle) are built at their first request, once per app.
+  const pending = new Map<string, Promise<Asset>>();
+  const lazyAsset = (name: string): Promise<Asset> | undefined => {
+    const make = opts.lazy?.get(name);
+    if (!make) return undefined;
+    let p = pending.get(name);
+    if (!p) {
+      p = make();
+      pending.set(name, p);
+    }
+    return p;
+  };
   for (const name of readdirSync(opts.publicDir)) {
     const type = TYPES[extname(name)];
     if (!type) continue;
@@ -30,7 +45,8 @@ export async function assetRoutes(app: FastifyInstance, opts: { publicDir: strin
     assets.set(name, { type, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
   }
   app.get('/assets/:name', { schema: { hide: true } }, async (request, reply) => {
-    const asset = assets.get((request.params as { name: string }).name);
+    const name = (request.params as { name: string }).name;
+    const asset = assets.get(name) ?? (await lazyAsset(name));
     if (!asset) return reply.code(404).type('text/plain').send('Not found');
     if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
     return reply.header('etag', asset.etag).header('cache-control', 'no-cache').type(asset.type).send(asset.body);
