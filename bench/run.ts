@@ -10,6 +10,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { MIGRATIONS_DIR } from '../src/paths.ts';
 import { benchSealThroughput, syntheticMessage } from './seal.ts';
 import { benchUploads } from './uploads.ts';
+import { benchReleases } from './releases.ts';
 import { createPostgresDatabase } from '../test/helpers/databases.ts';
 import { listenKeyService, provisionProfile } from '../test/helpers/key-service.ts';
 import { createKeyServiceClient } from '../src/gateway/key-client.ts';
@@ -102,5 +103,20 @@ try {
   }
 } catch (err) {
   out(`PostgreSQL at ${pgUrl} is not reachable (${(err as Error).message}): upload benchmark DID NOT RUN.`);
+}
+out();
+
+// 4. Releases of server shares with a remembered session, on PostgreSQL.
+out('## Key releases per second on PostgreSQL (POST /open/ID/key, remembered session) vs the same SQL run bare');
+out();
+try {
+  out('| concurrency | bare SQL releases/s | HTTP releases/s | ratio | ≥ 2,000/s |');
+  out('|---|---|---|---|---|');
+  for (const concurrency of [16, 32]) {
+    const r = await benchReleases({ count: 8000, concurrency, createDatabase: () => createPostgresDatabase(pgUrl) });
+    out(`| ${concurrency} | ${r.rawPerSecond.toFixed(0)} | ${r.httpPerSecond.toFixed(0)} | ${pct(r.httpPerSecond / r.rawPerSecond)} | ${r.httpPerSecond >= 2000 ? 'ok' : 'MISSED'} |`);
+  }
+} catch (err) {
+  out(`release benchmark DID NOT RUN: ${(err as Error).message}`);
 }
 out();

@@ -28,6 +28,11 @@ export async function findEnvelope(db: Kysely<DB>, id: string) {
   return db.selectFrom('envelopes').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
 }
 
+/** The public columns and the wrapped share, for the release point (one read per release). */
+export async function findEnvelopeWithShare(db: Kysely<DB>, id: string) {
+  return db.selectFrom('envelopes').select([...PUBLIC_COLUMNS, 'wrapped_share', 'kek_version']).where('id', '=', id).executeTakeFirst();
+}
+
 export async function markPayloadStored(db: Kysely<DB>, id: string, at: Date): Promise<void> {
   await db.updateTable('envelopes').set({ payload_stored_at: at }).where('id', '=', id).execute();
 }

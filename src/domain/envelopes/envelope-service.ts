@@ -25,6 +25,8 @@ export interface EnvelopeService {
   store(principal: GatewayPrincipal, id: string, upload: EnvelopeUpload): Promise<StoreResult>;
   storePayload(principal: GatewayPrincipal, id: string, bytes: Uint8Array): Promise<{ created: boolean }>;
   get(id: string): Promise<EnvelopeRecord | null>;
+  /** The record and its unwrapped server share in one read: the release point's only query. */
+  getWithShare(id: string): Promise<{ envelope: EnvelopeRecord; serverShare: Buffer } | null>;
   /** The unwrapped server share. Only the release path (and tests that prove the format) may call this. */
   serverShare(id: string): Promise<Buffer | null>;
   payload(id: string): Promise<Buffer | null>;
@@ -100,6 +102,29 @@ function canonicalise(upload: EnvelopeUpload) {
     locale: upload.locale,
     algorithm: upload.algorithm,
     payload: { transport: upload.payload.transport, digest: upload.payload.digest, size: upload.payload.size },
+  };
+}
+
+type EnvelopeRow = NonNullable<Awaited<ReturnType<typeof repo.findEnvelope>>>;
+
+function toRecord(row: EnvelopeRow): EnvelopeRecord {
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    profileId: row.profile_id,
+    sender: row.sender,
+    subject: row.subject,
+    securityLevel: row.security_level,
+    locale: row.locale,
+    algorithm: row.algorithm,
+    flags: row.flags as EnvelopeFlags,
+    expiresAt: row.expires_at,
+    readBy: row.read_by,
+    payload: { transport: row.payload_transport, digest: row.payload_digest, size: Number(row.payload_size), stored: row.payload_stored_at !== null },
+    recipients: { to: row.recipients_to, cc: row.recipients_cc, bcc: row.recipients_bcc },
+    lockedAt: row.locked_at,
+    lockReason: row.lock_reason,
+    createdAt: row.created_at,
   };
 }
 
@@ -201,26 +226,15 @@ export function createEnvelopeService(deps: {
 
     async get(id) {
       const row = await repo.findEnvelope(db, id);
-      if (!row) return null;
-      return {
-        id: row.id,
-        orgId: row.org_id,
-        profileId: row.profile_id,
-        sender: row.sender,
-        subject: row.subject,
-        securityLevel: row.security_level,
-        locale: row.locale,
-        algorithm: row.algorithm,
-        flags: row.flags as EnvelopeFlags,
-        expiresAt: row.expires_at,
-        readBy: row.read_by,
-        payload: { transport: row.payload_transport, digest: row.payload_digest, size: Number(row.payload_size), stored: row.payload_stored_at !== null },
-        recipients: { to: row.recipients_to, cc: row.recipients_cc, bcc: row.recipients_bcc },
-        lockedAt: row.locked_at,
-        lockReason: row.lock_reason,
-        createdAt: row.created_at,
-      };
+      return row ? toRecord(row) : null;
     },
+
+    async getWithShare(id) {
+      const row = await repo.findEnvelopeWithShare(db, id);
+      if (!row) return null;
+      return { envelope: toRecord(row), serverShare: keyRing.unwrap(id, row.wrapped_share, row.kek_version) };
+    },
+
 
     async serverShare(id) {
       const row = await repo.findEnvelopeIdentity(db, id);

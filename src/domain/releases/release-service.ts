@@ -7,6 +7,7 @@ import type { MailService } from '../mail/mail-service.ts';
 import { decideRelease, type Decision, type Opener } from './release-rules.ts';
 import { buildReadReceipt } from './read-receipt.ts';
 import * as repo from './release-repository.ts';
+import { createRowBatcher } from '../../db/row-batcher.ts';
 
 export type ReleaseMode = 'applet' | 'server';
 
@@ -46,6 +47,13 @@ export function createReleaseService(deps: {
 }): ReleaseService {
   const { db, envelopes } = deps;
   const now = deps.now ?? (() => new Date());
+  // Release records from concurrent openings share one INSERT (and one commit).
+  const records = createRowBatcher((rows: Parameters<typeof repo.insertReleaseEvents>[1]) => repo.insertReleaseEvents(db, rows));
+  // (envelope, address) pairs this process has seen opened: a repeat opening skips the write
+  // that only the first one needs. Losing this memo (a restart, another node) only costs that
+  // write again; the database decides "first" either way.
+  const knownOpenings = new Set<string>();
+  const KNOWN_OPENINGS_LIMIT = 100_000;
 
   async function sendReceipt(decision: Decision & { ok: true }, address: string, at: Date): Promise<void> {
     try {
@@ -65,31 +73,31 @@ export function createReleaseService(deps: {
 
     async release(request) {
       const at = now();
-      const decision = decideRelease(await envelopes.get(request.envelopeId), request.opener, request.openedAt, at);
-      await repo.insertReleaseEvents(db, [
-        {
-          envelope_id: request.envelopeId,
-          account_id: request.opener.session?.accountId ?? null,
-          address: decision.ok ? decision.address : null,
-          at,
-          ip: request.ip,
-          mode: request.mode,
-          result: decision.ok ? 'released' : decision.reason,
-        },
-      ]);
-      if (!decision.ok) return decision;
-      const serverShare = await envelopes.serverShare(request.envelopeId);
-      if (!serverShare) return { ok: false, reason: 'unknown', envelope: null };
-      if (decision.address !== null) {
+      const found = await envelopes.getWithShare(request.envelopeId);
+      const decision = decideRelease(found?.envelope ?? null, request.opener, request.openedAt, at);
+      await records.add({
+        envelope_id: request.envelopeId,
+        account_id: request.opener.session?.accountId ?? null,
+        address: decision.ok ? decision.address : null,
+        at,
+        ip: request.ip,
+        mode: request.mode,
+        result: decision.ok ? 'released' : decision.reason,
+      });
+      if (!decision.ok || !found) return decision.ok ? { ok: false, reason: 'unknown', envelope: null } : decision;
+      const key = `${decision.envelope.id}\0${decision.address}`;
+      if (decision.address !== null && !knownOpenings.has(key)) {
         const first = await repo.recordFirstOpening(db, {
           envelope_id: decision.envelope.id,
           address: decision.address,
           account_id: request.opener.session?.accountId ?? null,
           first_opened_at: at,
         });
+        if (knownOpenings.size >= KNOWN_OPENINGS_LIMIT) knownOpenings.clear();
+        knownOpenings.add(key);
         if (first && decision.envelope.flags.sendReturnReceipt) await sendReceipt(decision, decision.address, at);
       }
-      return { ...decision, serverShare };
+      return { ...decision, serverShare: found.serverShare };
     },
 
     async recordTampered(request) {
