@@ -11,6 +11,7 @@ import { MIGRATIONS_DIR } from '../src/paths.ts';
 import { benchSealThroughput, syntheticMessage } from './seal.ts';
 import { benchUploads } from './uploads.ts';
 import { benchReleases } from './releases.ts';
+import { benchSignins } from './signins.ts';
 import { createPostgresDatabase } from '../test/helpers/databases.ts';
 import { listenKeyService, provisionProfile } from '../test/helpers/key-service.ts';
 import { createKeyServiceClient } from '../src/gateway/key-client.ts';
@@ -118,5 +119,21 @@ try {
   }
 } catch (err) {
   out(`release benchmark DID NOT RUN: ${(err as Error).message}`);
+}
+out();
+
+// 5. Sign-ins vs raw argon2id verifications with the same parameters, and the event loop meanwhile.
+out('## Sign-ins per second on PostgreSQL (POST /signin, 8 people at once) vs raw argon2id verify, same parameters and callers');
+out();
+try {
+  out('| raw argon2 verify/s | sign-ins/s | ratio (target ≥ 85%) | event-loop p99 (target < 50 ms) |');
+  out('|---|---|---|---|');
+  for (let i = 0; i < 2; i++) {
+    const r = await benchSignins({ count: 400, callers: 8, createDatabase: () => createPostgresDatabase(pgUrl) });
+    const ratio = r.signinsPerSecond / r.rawPerSecond;
+    out(`| ${r.rawPerSecond.toFixed(0)} | ${r.signinsPerSecond.toFixed(0)} | ${pct(ratio)} ${ratio >= 0.85 ? 'ok' : 'MISSED'} | ${r.loopP99Ms.toFixed(1)} ms ${r.loopP99Ms < 50 ? 'ok' : 'MISSED'} |`);
+  }
+} catch (err) {
+  out(`sign-in benchmark DID NOT RUN: ${(err as Error).message}`);
 }
 out();

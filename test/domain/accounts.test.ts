@@ -38,6 +38,7 @@ t.test('throttle policies: free attempts, then doubling waits up to a cap; idle 
   const last = new Date(Date.UTC(2030, 0, 1));
   t.equal(secondsUntilAllowed(p, { attempts: 8, lastAt: last }, new Date(last.getTime() + 3500)), 5, 'rounded up to whole seconds');
   t.equal(secondsUntilAllowed(p, { attempts: 8, lastAt: last }, new Date(last.getTime() + 8000)), 0);
+  t.equal(secondsUntilAllowed(p, { attempts: 2, lastAt: last }, new Date(last.getTime() - 5)), 0, 'a free attempt never waits, even when a concurrent request stamped the counter a moment later');
   t.equal(secondsUntilAllowed(p, { attempts: 1000, lastAt: last }, new Date(last.getTime() + p.forgetAfterSeconds * 1000)), 0, 'forgotten after the idle period');
   for (const [scope, policy] of Object.entries(THROTTLE_POLICIES)) {
     t.ok(policy.forgetAfterSeconds > policy.capSeconds, `${scope}: a counter outlives its longest wait`);

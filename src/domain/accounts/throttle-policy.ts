@@ -46,6 +46,10 @@ export function isForgotten(policy: ThrottlePolicy, lastAt: Date, now: Date): bo
 /** Whole seconds until the next attempt is allowed; 0 when it is allowed now. */
 export function secondsUntilAllowed(policy: ThrottlePolicy, counter: { attempts: number; lastAt: Date }, now: Date): number {
   if (isForgotten(policy, counter.lastAt, now)) return 0;
-  const allowedAt = counter.lastAt.getTime() + waitAfter(policy, counter.attempts) * 1000;
+  const wait = waitAfter(policy, counter.attempts);
+  // A free attempt waits for nothing. (Without this, a concurrent request that stamped the
+  // counter a moment "later" than this one's clock reading made a free attempt wait a second.)
+  if (wait === 0) return 0;
+  const allowedAt = counter.lastAt.getTime() + wait * 1000;
   return Math.max(0, Math.ceil((allowedAt - now.getTime()) / 1000));
 }

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import argon2 from 'argon2';
+import { buildApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createKeyRing } from '../src/crypto/kek.ts';
+import { createPassphraseHasher } from '../src/crypto/passphrases.ts';
+import { openDatabase } from '../src/db/open-database.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { createFilePayloadStore } from '../src/domain/payloads/payload-store.ts';
+import { MIGRATIONS_DIR } from '../src/paths.ts';
+import { createServices } from '../src/services.ts';
+import { runConcurrent } from './upload-load.ts';
+
+export interface SigninBenchResult {
+  callers: number;
+  rawPerSecond: number;
+  signinsPerSecond: number;
+  /** the key service's event loop delay during the sign-in load, milliseconds */
+  loopP99Ms: number;
+}
+
+const PASSPHRASE = 'a passphrase of ordinary length';
+
+/**
+ * Sign-ins per second (POST /signin over HTTP, from a client in its own thread, against
+ * PostgreSQL) beside raw argon2.verify of the same stored hash with the same callers, and the
+ * key service's event-loop delay (99th percentile) while the sign-ins run.
+ */
+export async function benchSignins(opts: { count: number; callers: number; createDatabase: () => Promise<{ url: string; drop: () => Promise<void> }> }): Promise<SigninBenchResult> {
+  const created = await opts.createDatabase();
+  const database = await openDatabase({ kind: 'postgres', url: created.url });
+  try {
+    await migrate(database, MIGRATIONS_DIR);
+    const hasher = createPassphraseHasher();
+    const config = loadConfig({ LOG_LEVEL: 'silent', DATA_DIR: '/tmp/waxseal-bench', PUBLIC_URL: 'http://127.0.0.1:8080' });
+    const services = createServices({ database, keyRing: createKeyRing(new Map([[1, randomBytes(32)]])), payloads: createFilePayloadStore('/tmp/waxseal-bench/payloads'), publicUrl: config.publicUrl, hasher });
+    const stored = await hasher.hash(PASSPHRASE);
+    // One account per caller: each account's own throttle sees only its owner's good sign-ins.
+    const emails: string[] = [];
+    for (let i = 0; i < opts.callers; i++) {
+      const email = `user${i}@example.test`;
+      const account = await database.db.insertInto('accounts').values({ name: `User ${i}`, passphrase_hash: stored, security_phrase: 'bench', locale: 'en' }).returning('id').executeTakeFirstOrThrow();
+      await database.db.insertInto('account_addresses').values({ account_id: account.id, address: email, verified_at: new Date() }).execute();
+      emails.push(email);
+    }
+    const app = await buildApp({ config, database, services });
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+
+    await runConcurrent(opts.callers * 2, opts.callers, () => argon2.verify(stored, PASSPHRASE).then(() => undefined));
+    const rawPerSecond = await runConcurrent(opts.count, opts.callers, () => argon2.verify(stored, PASSPHRASE).then(() => undefined));
+
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    const signinsPerSecond = await runClientWorker({ address, emails, passphrase: PASSPHRASE, count: opts.count, callers: opts.callers });
+    loop.disable();
+    await app.close();
+    return { callers: opts.callers, rawPerSecond, signinsPerSecond, loopP99Ms: loop.percentile(99) / 1e6 };
+  } finally {
+    await database.close();
+    await created.drop();
+  }
+}
+
+function runClientWorker(data: { address: string; emails: string[]; passphrase: string; count: number; callers: number }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./signin-client.ts', import.meta.url), { workerData: data });
+    worker.once('message', (rate: number) => resolve(rate));
+    worker.once('error', reject);
+    worker.once('exit', (code) => code !== 0 && reject(new Error(`sign-in client exited with ${code}`)));
+  });
+}
