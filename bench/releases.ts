@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
@@ -11,7 +10,7 @@ import { createFilePayloadStore } from '../src/domain/payloads/payload-store.ts'
 import { openingCookieName } from '../src/domain/releases/opening-seal.ts';
 import { MIGRATIONS_DIR } from '../src/paths.ts';
 import { createServices } from '../src/services.ts';
-import { runConcurrent, uploadBody } from './upload-load.ts';
+import { runClientWorker, runConcurrent, uploadBody } from './upload-load.ts';
 
 export interface ReleaseBenchResult {
   concurrency: number;
@@ -64,7 +63,7 @@ export async function benchReleases(opts: { count: number; concurrency: number; 
 
     const app = await buildApp({ config, database, services });
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
-    const viaHttp = (count: number) => runClientWorker({ address, ids, cookies, count, concurrency: opts.concurrency });
+    const viaHttp = (count: number) => runClientWorker('./release-client.ts', { address, ids, cookies, count, concurrency: opts.concurrency });
     await viaHttp(500);
 
     const raw = new pg.Pool({ connectionString: created.url, max: 10 });
@@ -87,13 +86,4 @@ export async function benchReleases(opts: { count: number; concurrency: number; 
     await database.close();
     await created.drop();
   }
-}
-
-function runClientWorker(data: { address: string; ids: string[]; cookies: string[]; count: number; concurrency: number }): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./release-client.ts', import.meta.url), { workerData: data });
-    worker.once('message', (rate: number) => resolve(rate));
-    worker.once('error', reject);
-    worker.once('exit', (code) => code !== 0 && reject(new Error(`release client exited with ${code}`)));
-  });
 }

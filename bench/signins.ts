@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import argon2 from 'argon2';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
@@ -11,7 +10,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { createFilePayloadStore } from '../src/domain/payloads/payload-store.ts';
 import { MIGRATIONS_DIR } from '../src/paths.ts';
 import { createServices } from '../src/services.ts';
-import { runConcurrent } from './upload-load.ts';
+import { runClientWorker, runConcurrent } from './upload-load.ts';
 
 export interface SigninBenchResult {
   callers: number;
@@ -53,7 +52,7 @@ export async function benchSignins(opts: { count: number; callers: number; creat
 
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
-    const signinsPerSecond = await runClientWorker({ address, emails, passphrase: PASSPHRASE, count: opts.count, callers: opts.callers });
+    const signinsPerSecond = await runClientWorker('./signin-client.ts', { address, emails, passphrase: PASSPHRASE, count: opts.count, callers: opts.callers });
     loop.disable();
     await app.close();
     return { callers: opts.callers, rawPerSecond, signinsPerSecond, loopP99Ms: loop.percentile(99) / 1e6 };
@@ -61,13 +60,4 @@ export async function benchSignins(opts: { count: number; callers: number; creat
     await database.close();
     await created.drop();
   }
-}
-
-function runClientWorker(data: { address: string; emails: string[]; passphrase: string; count: number; callers: number }): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./signin-client.ts', import.meta.url), { workerData: data });
-    worker.once('message', (rate: number) => resolve(rate));
-    worker.once('error', reject);
-    worker.once('exit', (code) => code !== 0 && reject(new Error(`sign-in client exited with ${code}`)));
-  });
 }

@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { createHash, randomBytes } from 'node:crypto';
 
 /** One upload as a gateway sends it; random ids and shares, like real traffic. */
@@ -31,4 +32,17 @@ export async function runConcurrent(count: number, concurrency: number, one: (i:
     }),
   );
   return count / (Number(process.hrtime.bigint() - start) / 1e9);
+}
+
+/**
+ * Runs a load client (a module under bench/) in its own thread, so the key service's event loop
+ * is measured without the load generator on it; resolves with the rate the client reports.
+ */
+export function runClientWorker(client: string, data: object): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL(client, import.meta.url), { workerData: data });
+    worker.once('message', (rate: number) => resolve(rate));
+    worker.once('error', reject);
+    worker.once('exit', (code) => code !== 0 && reject(new Error(`${client} exited with ${code}`)));
+  });
 }

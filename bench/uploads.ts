@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
@@ -9,7 +8,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { createFilePayloadStore } from '../src/domain/payloads/payload-store.ts';
 import { MIGRATIONS_DIR } from '../src/paths.ts';
 import { createServices } from '../src/services.ts';
-import { runConcurrent, uploadBody } from './upload-load.ts';
+import { runClientWorker, runConcurrent, uploadBody } from './upload-load.ts';
 
 export interface UploadBenchResult {
   concurrency: number;
@@ -37,7 +36,7 @@ export async function benchUploads(databaseUrl: string, opts: { count: number; c
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     // The client runs in its own thread, as a gateway would be its own process: the key
     // service's event loop is then measured, not shared with the load generator.
-    const viaHttp = (count: number) => runClientWorker({ address, token, count, concurrency: opts.concurrency });
+    const viaHttp = (count: number) => runClientWorker('./upload-client.ts', { address, token, count, concurrency: opts.concurrency });
     await viaHttp(300);
 
     const raw = new pg.Pool({ connectionString: created.url, max: 10 });
@@ -72,13 +71,4 @@ export async function benchUploads(databaseUrl: string, opts: { count: number; c
     await database.close();
     await created.drop();
   }
-}
-
-function runClientWorker(data: { address: string; token: string; count: number; concurrency: number }): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./upload-client.ts', import.meta.url), { workerData: data });
-    worker.once('message', (rate: number) => resolve(rate));
-    worker.once('error', reject);
-    worker.once('exit', (code) => code !== 0 && reject(new Error(`upload client exited with ${code}`)));
-  });
 }
