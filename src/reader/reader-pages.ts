@@ -1,7 +1,10 @@
 import type { Locale } from '../i18n/locales.ts';
 import type { Page } from '../plugins/pages.ts';
-import { parseMessage } from './message-model.ts';
+import { formatSize, parseMessage } from './message-model.ts';
+import { FRAME_SANDBOX, readerPageCsp } from './sanitize.ts';
 import { sanitizeOnServer } from './sanitize-node.ts';
+
+export { FRAME_SANDBOX, formatSize };
 
 export interface EnvelopeSummary {
   envelopeId: string;
@@ -14,63 +17,80 @@ export interface EnvelopeSummary {
   securityLevel: 'high' | 'medium' | 'none';
 }
 
-// The message frame is a sandboxed srcdoc document: no scripts, no forms, no same-origin access.
-// Links may open in a new tab (outside the sandbox), nothing else.
-export const FRAME_SANDBOX = 'allow-popups allow-popups-to-escape-sandbox';
-
-export function formatSize(bytes: number, locale: Locale): string {
-  const [value, unit] = bytes >= 1024 * 1024 ? [bytes / (1024 * 1024), 'megabyte'] : bytes >= 1024 ? [bytes / 1024, 'kilobyte'] : [bytes, 'byte'];
-  return new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: value < 10 ? 1 : 0 }).format(value);
-}
-
 /**
- * Applet mode: an empty reader that /assets/reader.js fills. The script takes the envelope secret
- * from the URL fragment, asks `keyUrl` for the server share, fetches and decrypts the payload,
- * and renders the message; every label it needs is rendered here, in the page's locale.
- * The page allows remote images at its own level because a srcdoc frame inherits the page's
- * policy; the frame's own stricter policy (data: images only) is what holds them back.
+ * Applet mode: the reader page before the message is known. /assets/reader.js takes the envelope
+ * secret from the URL fragment (then from this tab's sessionStorage, so a reload still works),
+ * asks `keyUrl` for the server share, fetches and decrypts the payload, parses and renders the
+ * message. Every label and error message it shows is rendered here, in the page's locale, so the
+ * bundle carries no translations.
+ *
+ * The page's CSP allows remote images from the start: the message frame is a srcdoc document,
+ * which inherits this policy and can only tighten it, so "Show images" (re-rendering the frame
+ * with a looser policy of its own, without reloading) needs the page to allow them. Until then
+ * the frame's own policy (data: images only) holds them back.
  */
 export function appletReaderPage(input: { locale: Locale; summary: EnvelopeSummary; keyUrl: string; payloadUrl: string; allowRememberKey: boolean }): Page {
-  const payloadOrigin = /^https?:\/\//.test(input.payloadUrl) ? new URL(input.payloadUrl).origin : null;
+  const payloadOrigin = /^https?:\/\//i.test(input.payloadUrl) ? new URL(input.payloadUrl).origin : null;
   return {
     view: 'pages/open/reader.hbs',
     titleKey: 'reader:title',
     locale: input.locale,
     scripts: ['/assets/reader.js'],
     csp: {
-      'img-src': "'self' data: blob: https: http:",
+      ...readerPageCsp(true),
+      // The payload may live on another origin (a payload URL of the profile); CORS is open there.
       'connect-src': payloadOrigin ? `'self' ${payloadOrigin}` : "'self'",
-      // Offline re-opening (allowRememberKey) is not offered yet: see docs/opening.md.
     },
-    data: { applet: true, summary: input.summary, keyUrl: input.keyUrl, payloadUrl: input.payloadUrl, envelopeId: input.summary.envelopeId },
+    data: {
+      applet: true,
+      summary: input.summary,
+      keyUrl: input.keyUrl,
+      payloadUrl: input.payloadUrl,
+      envelopeId: input.summary.envelopeId,
+      sandbox: FRAME_SANDBOX,
+      // TODO(issue 3, item 5: offline re-opening, X-PostX-Remember-Envelope-Key-Checkbox): when
+      // allowed, offer to keep this envelope's content key for the envelope file. Not built here;
+      // the value is passed through so the view and the script can offer it later.
+      rememberKey: { allowed: input.allowRememberKey, todo: true },
+    },
   };
 }
 
-/** Server mode: the decrypted message rendered here; the result has no script at all. */
+/**
+ * Server mode: the decrypted message rendered on the server. The page has no script at all;
+ * remote images are allowed by the page's CSP only on the view that shows them (?images=1).
+ */
 export async function serverReaderPage(input: { locale: Locale; summary: EnvelopeSummary; raw: Uint8Array; showRemoteImages: boolean; basePath: string }): Promise<Page> {
   const message = await parseMessage(input.raw);
-  const sanitized = message.html ? sanitizeOnServer(message.html, { inline: message.inline, allowRemoteImages: input.showRemoteImages }) : null;
+  const sanitized = message.html ? await sanitizeOnServer(message.html, { related: message.related, allowRemoteImages: input.showRemoteImages }) : null;
   return {
     view: 'pages/open/reader.hbs',
     titleKey: 'reader:title',
     locale: input.locale,
-    csp: { 'img-src': input.showRemoteImages ? "'self' data: https: http:" : "'self' data:" },
+    csp: readerPageCsp(input.showRemoteImages),
     data: {
       applet: false,
       summary: input.summary,
+      sandbox: FRAME_SANDBOX,
+      basePath: input.basePath,
       message: {
         from: message.from,
         to: message.to,
         cc: message.cc,
-        date: message.date ? new Date(message.date) : null,
+        date: message.date,
         subject: message.subject,
         text: sanitized ? null : message.text,
         frame: sanitized?.document ?? null,
-        remoteImages: sanitized?.remoteImages ?? 0,
-        attachments: message.attachments.map((a) => ({ ...a, bytes: undefined, size: formatSize(a.size, input.locale), url: `${input.basePath}/attachments/${a.index}` })),
+        imagesBlocked: sanitized !== null && !input.showRemoteImages && sanitized.remoteImages > 0,
+        showImagesUrl: `${input.basePath}?images=1`,
+        emlUrl: `${input.basePath}/message.eml`,
+        attachments: message.attachments.map((a) => ({
+          filename: a.filename,
+          mimeType: a.mimeType,
+          size: formatSize(a.size, input.locale),
+          url: `${input.basePath}/attachments/${a.index}`,
+        })),
       },
-      sandbox: FRAME_SANDBOX,
-      basePath: input.basePath,
     },
   };
 }
@@ -78,6 +98,6 @@ export async function serverReaderPage(input: { locale: Locale; summary: Envelop
 /** One attachment of the decrypted message, byte for byte; null when there is none at `index`. */
 export async function serverAttachment(raw: Uint8Array, index: number): Promise<{ filename: string; contentType: string; bytes: Uint8Array } | null> {
   const message = await parseMessage(raw);
-  const found = message.attachments.find((a) => a.index === index);
+  const found = Number.isInteger(index) ? message.attachments[index] : undefined;
   return found ? { filename: found.filename, contentType: found.mimeType, bytes: found.bytes } : null;
 }
