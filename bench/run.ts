@@ -12,6 +12,8 @@ import { benchSealThroughput, syntheticMessage } from './seal.ts';
 import { benchUploads } from './uploads.ts';
 import { benchReleases } from './releases.ts';
 import { benchSignins } from './signins.ts';
+import { benchOpenTime } from './open-time.ts';
+import { chromiumPath } from '../test/helpers/chromium.ts';
 import { createPostgresDatabase } from '../test/helpers/databases.ts';
 import { listenKeyService, provisionProfile } from '../test/helpers/key-service.ts';
 import { createKeyServiceClient } from '../src/gateway/key-client.ts';
@@ -83,6 +85,20 @@ const budget = 3 * mem.messageBytes + 150 * MB;
 out(`| message | process at start | peak RSS | budget 3 × message + 150 MB | |`);
 out('|---|---|---|---|---|');
 out(`| ${(mem.messageBytes / MB).toFixed(1)} MB (${mem.transport}) | ${(mem.before / MB).toFixed(0)} MB | ${(mem.peak / MB).toFixed(0)} MB | ${(budget / MB).toFixed(0)} MB | ${mem.peak < budget ? 'ok' : 'MISSED'} |`);
+out();
+out('## Time from "Open" to the message shown in Chromium vs raw WebCrypto AES-256-GCM decryption of as many bytes (target ≤ 2 × raw + 300 ms)');
+out();
+if (chromiumPath() === null) {
+  out('Chromium is not installed: open-time benchmark DID NOT RUN.');
+} else {
+  const openCredential = await provisionProfile(ks, 'OpenBench', { securityLevel: 'none', payloadTransport: { inlineMaxBytes: 0, referenceScheme: 'public', separateUrl: null } });
+  out('| message | raw WebCrypto decrypt | Open → message shown | target | |');
+  out('|---|---|---|---|---|');
+  for (const r of await benchOpenTime(ks, openCredential, [1, 10, 25], 3)) {
+    const target = 2 * r.rawMs + 300;
+    out(`| ${r.sizeMB} MB | ${r.rawMs.toFixed(0)} ms | ${r.openMs.toFixed(0)} ms | ${target.toFixed(0)} ms | ${r.openMs <= target ? 'ok' : 'MISSED'} |`);
+  }
+}
 out();
 await ks.close();
 await opened.dispose();
