@@ -58,7 +58,7 @@ export async function benchReleases(opts: { count: number; concurrency: number; 
       ids.push(id);
     }
     const cookies = ids.map(
-      (id) => `${SESSION_COOKIE}=${session}; ${openingCookieName(id)}=${services.openings.seal(id, { mode: 'applet', secret: null, openedAt: new Date() })}`,
+      (id) => `${SESSION_COOKIE}=${session}; ${openingCookieName(id)}=${services.openings.seal(id, { mode: 'applet', secret: null, openedAt: new Date(), keepKeyAt: null })}`,
     );
 
     const app = await buildApp({ config, database, services });

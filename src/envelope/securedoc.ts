@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { i18n } from 'i18next';
 import { isLocale } from '../i18n/locales.ts';
 import type { Locale } from '../i18n/locales.ts';
+import { FRAME_SANDBOX } from '../reader/sanitize.ts';
 import { compileTemplate, createDateFormatter, createTemplateEngine, readView } from './templates.ts';
 
 /**
@@ -38,12 +39,26 @@ export interface SecuredocInput {
   logoLink?: string | null;
   payload: { kind: 'inline'; ciphertext: Uint8Array } | { kind: 'reference'; url: string };
   expiresAt?: Date | null;
+  /**
+   * X-PostX-Remember-Envelope-Key-Checkbox: the recipient may keep this envelope's key in the
+   * browser's storage for local files, so this file opens again without the network. Only
+   * applet mode with an inline payload can do that (the file must hold the ciphertext and run
+   * script); otherwise the flag changes nothing here.
+   */
+  rememberKey?: boolean;
 }
 
 export interface SecuredocDeps {
   i18n: i18n;
   /** the views directory (the one holding envelope/securedoc.hbs) */
   views: string;
+  /** src/reader/bundle.ts buildEnvelopeFileScript(); required for files that open offline */
+  envelopeFileScript?: string;
+}
+
+/** Whether this file can open offline (see SecuredocInput.rememberKey). */
+export function opensOffline(input: Pick<SecuredocInput, 'mode' | 'rememberKey' | 'payload'>): boolean {
+  return input.mode === 'applet' && input.rememberKey === true && input.payload.kind === 'inline';
 }
 
 // The file travels as a 7bit MIME part, so its lines must stay well under the 998-octet limit of
@@ -113,6 +128,21 @@ footer { max-width: 44rem; margin: 0 auto 2rem; padding: 0 1rem; font-size: 0.87
 }
 `;
 
+// Added for files that open offline: the message view (the same ids and classes as the key
+// service's reader page, views/pages/open/reader.hbs).
+const OFFLINE_STYLE = `
+button.secondary { color: #0a4d8c; background: #ffffff; }
+button.secondary:hover { color: #ffffff; }
+.actions { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; margin: 1rem 0; }
+.message-frame { display: block; width: 100%; height: 70vh; border: 1px solid #c5ccd6; border-radius: 6px; background: #ffffff; }
+.message-text { white-space: pre-wrap; overflow-wrap: anywhere; font: inherit; }
+.attachments { list-style: none; padding: 0; }
+/* The message's Cc and Date rows can be hidden; shown, they join the details grid. */
+dl > div:not([hidden]) { display: contents; }
+.hint { color: #3d4652; }
+@media print { .no-print, header, footer, #details, #open-section, #offline { display: none; } }
+`;
+
 // applet mode only. On submit, the envelope secret leaves the posted fields and becomes the
 // action URL's fragment: the browser keeps the fragment on the key service's page (where its own
 // script derives the key) but never sends it to the server. form.action is read rather than the
@@ -159,12 +189,19 @@ export function buildSecuredoc(input: SecuredocInput, deps: SecuredocDeps): stri
   });
 
   const applet = input.mode === 'applet';
-  const style = STYLE;
-  const script = applet ? SCRIPT : null;
+  const offline = opensOffline(input);
+  if (offline && !deps.envelopeFileScript) throw new TypeError('envelopeFileScript is required for an envelope that opens offline');
+  const style = offline ? STYLE + OFFLINE_STYLE : STYLE;
+  const script = offline ? deps.envelopeFileScript! : applet ? SCRIPT : null;
   const csp = [
     "default-src 'none'",
     'img-src data:',
-    `style-src '${sha256Source(style)}'`,
+    // The offline message view shows the message's HTML in a srcdoc frame, which inherits this
+    // policy: its inline styles need 'unsafe-inline' (a hash beside it would switch that off).
+    // The page itself takes no untrusted markup: the script sets only text, the frame is
+    // sandboxed without scripts and carries its own policy (src/reader/sanitize.ts).
+    offline ? "style-src 'unsafe-inline'" : `style-src '${sha256Source(style)}'`,
+    ...(offline ? ['font-src data:'] : []),
     `script-src ${script === null ? "'none'" : `'${sha256Source(script)}'`}`,
     `form-action ${checked.keyService.origin}`,
     "base-uri 'none'",
@@ -196,6 +233,7 @@ export function buildSecuredoc(input: SecuredocInput, deps: SecuredocDeps): stri
     payload: input.payload.kind === 'inline' ? PAYLOAD_PLACEHOLDER : null,
     payloadUrl: checked.payloadUrl,
     button: t(input.mode === 'no-script' ? 'envelope:securedoc.openOnline' : 'envelope:securedoc.open'),
+    offline: offline ? { envelopeId: input.envelopeId, sandbox: FRAME_SANDBOX } : null,
   };
 
   const render = compileTemplate(hbs, readView(deps.views, 'envelope/securedoc.hbs'), { name: 'securedoc template' });

@@ -4,7 +4,7 @@ import { generateEnvelopeKeys, sealEnvelope } from '../crypto/envelope-crypto.ts
 import type { EnvelopeFlags, EnvelopeUpload } from '../domain/envelopes/envelope-types.ts';
 import type { ProfileSettings } from '../domain/profiles/profile-settings.ts';
 import { buildNotification, renderSubject, type NotificationInput } from '../envelope/notification.ts';
-import { buildSecuredoc, type SecuredocInput, type SecuredocMode } from '../envelope/securedoc.ts';
+import { buildSecuredoc, opensOffline, type SecuredocInput, type SecuredocMode } from '../envelope/securedoc.ts';
 import { pickLocale, type Locale } from '../i18n/locales.ts';
 import type { GatewayProfileInfo, KeyServiceClient } from './key-client.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, messageSizeWarning, readMessageHead, type MessageHead } from './message-head.ts';
@@ -16,6 +16,12 @@ export interface SealDeps {
   i18n: i18n;
   views: string;
   now?: () => Date;
+  /**
+   * The inline script of envelope files that open offline (X-PostX-Remember-Envelope-Key-Checkbox);
+   * a long-running gateway passes envelopeFileScriptCache() so it is built once. Without it, it is
+   * built when such an envelope is sealed.
+   */
+  envelopeFileScript?: () => Promise<string>;
 }
 
 export interface SealOptions {
@@ -79,6 +85,7 @@ export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: G
     logoLink: settings.logoLink,
     payload,
     expiresAt: overrides.expirationDate ?? null,
+    rememberKey: flags.rememberEnvelopeKeyCheckbox,
   });
   const notificationInput = (envelopeId: string, html: string): NotificationInput => ({
     locale,
@@ -123,6 +130,10 @@ export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: G
   const envelopeId = Buffer.from(keys.envelopeId).toString('base64url');
   const transport = ciphertext.length <= settings.payloadTransport.inlineMaxBytes ? 'inline' : 'reference';
 
+  // Built before the key is stored, like the trial above: a failure leaves nothing behind.
+  const offline = opensOffline({ mode, rememberKey: flags.rememberEnvelopeKeyCheckbox, payload: transport === 'inline' ? { kind: 'inline', ciphertext } : { kind: 'reference', url: '' } });
+  const envelopeFileScript = offline ? await (deps.envelopeFileScript ?? (await import('../reader/bundle.ts')).buildEnvelopeFileScript)() : undefined;
+
   const upload: EnvelopeUpload = {
     serverShare: Buffer.from(keys.serverShare).toString('base64url'),
     sender: head.from.address,
@@ -144,7 +155,7 @@ export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: G
 
   const html = buildSecuredoc(
     securedocInput(envelopeId, keys.envelopeSecret, transport === 'inline' ? { kind: 'inline', ciphertext } : { kind: 'reference', url: stored.payloadUrl! }),
-    { i18n: deps.i18n, views: deps.views },
+    { i18n: deps.i18n, views: deps.views, envelopeFileScript },
   );
 
   const envelope = await buildNotification(notificationInput(envelopeId, html), { i18n: deps.i18n, views: deps.views });

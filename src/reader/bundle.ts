@@ -3,22 +3,66 @@ import { build } from 'esbuild';
 import path from 'node:path';
 import type { Asset } from '../routes/assets.ts';
 
+const BROWSER_TARGETS = ['chrome120', 'firefox120', 'safari17'];
+
+async function bundle(entry: string, extra: { lineLimit?: number } = {}): Promise<Uint8Array> {
+  const result = await build({
+    entryPoints: [path.join(import.meta.dirname, 'browser', entry)],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: BROWSER_TARGETS,
+    minify: true,
+    // Non-ASCII becomes escapes: the envelope file is 7bit and its CSP hash covers the script.
+    charset: 'ascii',
+    legalComments: 'none',
+    logLevel: 'silent',
+    ...extra,
+  });
+  return result.outputFiles[0]!.contents;
+}
+
 /**
  * The applet reader as one script: the crypto core, postal-mime, DOMPurify and the page logic.
  * Built from source in memory, so what runs in the browser is always what the tests ran.
  */
 export async function buildReaderBundle(): Promise<Asset> {
-  const result = await build({
-    entryPoints: [path.join(import.meta.dirname, 'browser', 'reader.ts')],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: ['chrome120', 'firefox120', 'safari17'],
-    minify: true,
-    legalComments: 'none',
-    logLevel: 'silent',
-  });
-  const body = Buffer.from(result.outputFiles[0]!.contents);
+  const body = Buffer.from(await bundle('reader.ts'));
   return { type: 'text/javascript; charset=utf-8', body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+}
+
+// esbuild breaks minified output after this many columns where it can; a long string literal
+// still runs on, so the result is checked against the envelope file's own limit below.
+const ENVELOPE_FILE_LINE_LIMIT = 40;
+const ENVELOPE_FILE_MAX_LINE = 190;
+
+/**
+ * The script of an envelope file that may be opened offline (src/reader/browser/envelope-file.ts):
+ * the crypto core, postal-mime, DOMPurify and the message view, about 140 KB. It goes inline
+ * into securedoc.html, which is mailed as 7bit text, so it must be printable ASCII in short lines.
+ */
+export async function buildEnvelopeFileScript(): Promise<string> {
+  const built = Buffer.from(await bundle('envelope-file.ts', { lineLimit: ENVELOPE_FILE_LINE_LIMIT })).toString('latin1');
+  // charset 'ascii' escapes everything above 0x7e; raw control characters (postal-mime has one
+  // in a string literal) can only stand inside string, template or regular expression literals,
+  // where \xHH means the same character.
+  const script = built.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`).trimEnd();
+  if (/[^\x09\x0a\x20-\x7e]/.test(script)) throw new Error('the envelope file script is not printable ASCII');
+  if (script.split('\n').some((line) => line.length > ENVELOPE_FILE_MAX_LINE)) throw new Error(`the envelope file script has a line longer than ${ENVELOPE_FILE_MAX_LINE} characters`);
+  // An HTML parser ends a script element at "</script", whatever the JavaScript around it means.
+  if (/<\/script/i.test(script)) throw new Error('the envelope file script contains "</script"');
+  return script;
+}
+
+/** Builds the envelope file script once, on first use, for whoever holds this function. */
+export function envelopeFileScriptCache(): () => Promise<string> {
+  let built: Promise<string> | null = null;
+  return () => {
+    built ??= buildEnvelopeFileScript().catch((err: unknown) => {
+      built = null;
+      throw err;
+    });
+    return built;
+  };
 }

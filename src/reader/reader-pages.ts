@@ -1,4 +1,5 @@
 import type { Locale } from '../i18n/locales.ts';
+import type { OfflineOffer } from '../domain/releases/offline-offer.ts';
 import type { Page } from '../plugins/pages.ts';
 import { formatSize, parseMessage } from './message-model.ts';
 import { FRAME_SANDBOX, readerPageCsp } from './sanitize.ts';
@@ -29,8 +30,9 @@ export interface EnvelopeSummary {
  * with a looser policy of its own, without reloading) needs the page to allow them. Until then
  * the frame's own policy (data: images only) holds them back.
  */
-export function appletReaderPage(input: { locale: Locale; summary: EnvelopeSummary; keyUrl: string; payloadUrl: string; allowRememberKey: boolean }): Page {
+export function appletReaderPage(input: { locale: Locale; summary: EnvelopeSummary; keyUrl: string; payloadUrl: string; offline: OfflineOffer }): Page {
   const payloadOrigin = /^https?:\/\//i.test(input.payloadUrl) ? new URL(input.payloadUrl).origin : null;
+  const self = `/open/${input.summary.envelopeId}`;
   return {
     view: 'pages/open/reader.hbs',
     titleKey: 'reader:title',
@@ -48,10 +50,12 @@ export function appletReaderPage(input: { locale: Locale; summary: EnvelopeSumma
       payloadUrl: input.payloadUrl,
       envelopeId: input.summary.envelopeId,
       sandbox: FRAME_SANDBOX,
-      // TODO(issue 3, item 5: offline re-opening, X-PostX-Remember-Envelope-Key-Checkbox): when
-      // allowed, offer to keep this envelope's content key for the envelope file. Not built here;
-      // the value is passed through so the view and the script can offer it later.
-      rememberKey: { allowed: input.allowRememberKey, todo: true },
+      // Offline re-opening (src/domain/releases/offline-offer.ts): hand the share to the envelope
+      // file now, or offer the passphrase page with the box to tick.
+      offline: {
+        handOver: input.offline === 'hand-over',
+        offerUrl: input.offline === 'offer' ? `/signin?${new URLSearchParams({ next: self, reauth: '1', offline: '1' })}` : null,
+      },
     },
   };
 }

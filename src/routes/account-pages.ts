@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { i18n } from 'i18next';
 import type { Services } from '../services.ts';
+import { openingOf, setOpeningCookie } from './opening-cookie.ts';
 import type { Locale } from '../i18n/locales.ts';
 import type { PageRenderer } from '../plugins/pages.ts';
 import type { FieldErrors } from '../domain/accounts/account-service.ts';
@@ -40,6 +41,9 @@ export function describeErrors(t: (key: string) => string, errors: FieldErrors) 
  * across all of them, so every form posts to its own URL (action="") and every step onward is
  * a 303 whose Location has no fragment; `next` stays in the query string throughout.
  */
+// An envelope page, the only `next` a kept key can be for.
+const OPEN_PATH = /^\/open\/[A-Za-z0-9_-]{22}$/;
+
 export async function accountPageRoutes(app: FastifyInstance, opts: AccountRouteOptions): Promise<void> {
   const { services, pages } = opts;
   const { accounts, sessions } = services;
@@ -60,6 +64,23 @@ export async function accountPageRoutes(app: FastifyInstance, opts: AccountRoute
   };
 
   // ---- sign-in and re-authentication ----
+
+  // Offline re-opening: the envelope page asks for the box (offline=1) only for an envelope that
+  // allows it (src/domain/releases/offline-offer.ts); it is ticked by the recipient, never preset.
+  const offersKeepKey = (request: FastifyRequest) => query(request, 'offline') === '1' && OPEN_PATH.test(safeNext(query(request, 'next'), ''));
+  /**
+   * After a passphrase was typed: with the box ticked, the envelope's opening (its sealed cookie)
+   * records it, and only then will the envelope page hand the key over (offline-offer.ts).
+   */
+  const afterPassphrase = (request: FastifyRequest, reply: FastifyReply, next: string) => {
+    if (offersKeepKey(request) && field(request.body, 'keepKey') === '1') {
+      const envelopeId = next.slice('/open/'.length);
+      const at = new Date();
+      const opening = openingOf(request, services.openings, envelopeId, at);
+      if (opening?.mode === 'applet') setOpeningCookie(reply, services.openings, envelopeId, { ...opening, keepKeyAt: at });
+    }
+    return next;
+  };
 
   async function renderSignin(
     request: FastifyRequest,
@@ -82,6 +103,7 @@ export async function accountPageRoutes(app: FastifyInstance, opts: AccountRoute
         recognised: account ? { name: account.name, phrase: account.securityPhrase } : null,
         email: page.email ?? '',
         remember: page.remember ?? false,
+        keepKey: offersKeepKey(request),
         error: page.error,
         notice,
       },
@@ -119,7 +141,7 @@ export async function accountPageRoutes(app: FastifyInstance, opts: AccountRoute
         const result = await accounts.reauthenticate({ accountId: session.accountId, passphrase: field(body, 'passphrase'), network: networkOf(request) });
         if (result.ok) {
           await sessions.passphraseTyped(session.id);
-          return seeOther(reply, next);
+          return seeOther(reply, afterPassphrase(request, reply, next));
         }
         if (result.kind === 'throttled') return renderSignin(request, reply, { locale, session, status: 429, error: throttled(reply, locale, result.retryAfter) });
         return renderSignin(request, reply, { locale, session, status: 400, error: t('account:signin.wrong') });
@@ -131,7 +153,7 @@ export async function accountPageRoutes(app: FastifyInstance, opts: AccountRoute
           if (session) await sessions.revoke(session.accountId, session.id);
           const created = await sessions.create(result.accountId, { remember, userAgent: request.headers['user-agent'] ?? null, ip: request.ip });
           setSessionCookie(reply, sessions, created.session, created.cookie);
-          return seeOther(reply, next);
+          return seeOther(reply, afterPassphrase(request, reply, next));
         }
         const status = result.kind === 'throttled' ? 429 : 400;
         const error = result.kind === 'throttled' ? throttled(reply, locale, result.retryAfter) : t('account:signin.wrong');

@@ -4,7 +4,8 @@ import { EnvelopeAuthError, EnvelopeFormatError, openEnvelope } from '../crypto/
 import { ENVELOPE_ID } from '../domain/envelopes/envelope-service.ts';
 import type { EnvelopeRecord } from '../domain/envelopes/envelope-types.ts';
 import { SESSION_COOKIE, type SessionInfo } from '../domain/accounts/session-service.ts';
-import { OPENING_LIFETIME_SECONDS, openingCookieName, type Opening } from '../domain/releases/opening-seal.ts';
+import type { Opening } from '../domain/releases/opening-seal.ts';
+import { offlineOffer } from '../domain/releases/offline-offer.ts';
 import type { Decision, Opener } from '../domain/releases/release-rules.ts';
 import type { ReleaseMode } from '../domain/releases/release-service.ts';
 import { pickLocale, type Locale } from '../i18n/locales.ts';
@@ -12,6 +13,7 @@ import { isSameOrigin } from '../plugins/origin-check.ts';
 import type { PageRenderer } from '../plugins/pages.ts';
 import { appletReaderPage, serverAttachment, serverReaderPage, type EnvelopeSummary } from '../reader/reader-pages.ts';
 import { payloadUrlFor, type Services } from '../services.ts';
+import { openingOf as openingFromCookie, setOpeningCookie } from './opening-cookie.ts';
 
 interface OpenRouteOptions {
   config: Config;
@@ -59,7 +61,7 @@ export async function openRoutes(app: FastifyInstance, opts: OpenRouteOptions): 
     return { opener: { session, addresses }, session };
   }
 
-  const openingOf = (request: FastifyRequest, id: string): Opening | null => services.openings.unseal(id, request.cookies[openingCookieName(id)], now());
+  const openingOf = (request: FastifyRequest, id: string): Opening | null => openingFromCookie(request, services.openings, id, now());
 
   function statePage(request: FastifyRequest, reply: FastifyReply, envelope: EnvelopeRecord | null, state: string, status: number, data: object = {}) {
     return pages.send(request, reply, {
@@ -72,8 +74,10 @@ export async function openRoutes(app: FastifyInstance, opts: OpenRouteOptions): 
   }
 
   /** The page for a refused release; null when the refusal is answered by a redirect. */
-  function refusal(request: FastifyRequest, reply: FastifyReply, decision: Decision & { ok: false }, id: string) {
+  function refusal(request: FastifyRequest, reply: FastifyReply, decision: Decision & { ok: false }, id: string, opening: Opening | null = null) {
     const next = encodeURIComponent(`/open/${id}`);
+    // The sign-in form offers "keep the key on this computer" only where it could work.
+    const offline = decision.envelope && offlineOffer(decision.envelope, opening, null) === 'offer' ? '&offline=1' : '';
     switch (decision.reason) {
       case 'unknown':
         return statePage(request, reply, null, 'unknown', 404);
@@ -82,9 +86,9 @@ export async function openRoutes(app: FastifyInstance, opts: OpenRouteOptions): 
       case 'expired':
         return statePage(request, reply, decision.envelope, 'expired', 410, { expiredAt: decision.envelope?.expiresAt });
       case 'sign_in':
-        return reply.code(303).header('location', `/signin?next=${next}`).send();
+        return reply.code(303).header('location', `/signin?next=${next}${offline}`).send();
       case 'reauth':
-        return reply.code(303).header('location', `/signin?next=${next}&reauth=1`).send();
+        return reply.code(303).header('location', `/signin?next=${next}&reauth=1${offline}`).send();
       case 'not_recipient': {
         const envelope = decision.envelope!;
         // The visible recipients only: a Bcc recipient's address is nobody else's business.
@@ -176,14 +180,7 @@ export async function openRoutes(app: FastifyInstance, opts: OpenRouteOptions): 
       // JS-free envelope, or an applet envelope whose script did not run.
       const secret = typeof body.secret === 'string' && SECRET.test(body.secret) ? body.secret : null;
       const mode: ReleaseMode = secret ? 'server' : 'applet';
-      const opening: Opening = { mode, secret, openedAt: now() };
-      reply.setCookie(openingCookieName(id), services.openings.seal(id, opening), {
-        path: '/',
-        secure: true,
-        httpOnly: true,
-        sameSite: 'lax',
-        maxAge: OPENING_LIFETIME_SECONDS,
-      });
+      setOpeningCookie(reply, services.openings, id, { mode, secret, openedAt: now(), keepKeyAt: null });
       return reply.code(303).header('location', `/open/${id}`).send();
     },
   );
@@ -194,7 +191,7 @@ export async function openRoutes(app: FastifyInstance, opts: OpenRouteOptions): 
     const opening = openingOf(request, id);
     const { opener } = await openerOf(request);
     const decision = await services.releases.check(id, opener, opening?.openedAt ?? now());
-    if (!decision.ok) return refusal(request, reply, decision, id);
+    if (!decision.ok) return refusal(request, reply, decision, id, opening);
     if (!opening) return statePage(request, reply, decision.envelope, 'no-opening', 400);
     const locale = localeFor(request, decision.envelope);
 
@@ -207,7 +204,7 @@ export async function openRoutes(app: FastifyInstance, opts: OpenRouteOptions): 
           summary: summaryOf(decision.envelope),
           keyUrl: `/open/${id}/key`,
           payloadUrl: await payloadUrlOf(decision.envelope),
-          allowRememberKey: decision.envelope.flags.rememberEnvelopeKeyCheckbox,
+          offline: offlineOffer(decision.envelope, opening, opener.session),
         }),
       );
     }

@@ -82,7 +82,7 @@ async function startApps(envelopes: Map<string, TestEnvelope>) {
   app.get('/open/:id', async (request, reply) => {
     const e = envelopes.get((request.params as { id: string }).id)!;
     const payloadUrl = e.payload === 'cross-origin' ? `${payloadOrigin}/p/${e.id}` : `/payloads/${e.id}`;
-    return pages.send(request, reply, appletReaderPage({ locale: 'en', summary: summaryOf(e), keyUrl: `/open/${e.id}/key`, payloadUrl, allowRememberKey: false }));
+    return pages.send(request, reply, appletReaderPage({ locale: 'en', summary: summaryOf(e), keyUrl: `/open/${e.id}/key`, payloadUrl, offline: 'none' }));
   });
   app.post('/open/:id/key', async (request, reply) => {
     const e = envelopes.get((request.params as { id: string }).id)!;

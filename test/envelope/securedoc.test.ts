@@ -7,6 +7,7 @@ import { createI18n } from '../../src/i18n/create-i18n.ts';
 import { SUPPORTED_LOCALES } from '../../src/i18n/locales.ts';
 import type { Locale } from '../../src/i18n/locales.ts';
 import { buildSecuredoc, SECUREDOC_MAX_LINE } from '../../src/envelope/securedoc.ts';
+import { buildEnvelopeFileScript } from '../../src/reader/bundle.ts';
 import type { SecuredocInput, SecuredocMode } from '../../src/envelope/securedoc.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -348,6 +349,32 @@ t.test('the applet script moves the secret into the fragment', async (t) => {
   t.equal(form.action, `https://keys.example.org/open/Ab-_0123456789abcdefgh#${secret}`, 'the secret is the fragment');
   submitHandler?.();
   t.equal(form.action, `https://keys.example.org/open/Ab-_0123456789abcdefgh#${secret}`, 'a second submit changes nothing');
+});
+
+t.test('offline re-opening: the flag brings the offline reader, only where it can work', async (t) => {
+  const script = await buildEnvelopeFileScript();
+  const withScript = { ...deps, envelopeFileScript: script };
+  const html = buildSecuredoc(input({ rememberKey: true }), withScript);
+  t.equal(rawText(html, 'script')[0], script, 'the offline reader is the page script');
+  t.ok(html.split('\n').every((line) => line.length <= SECUREDOC_MAX_LINE), 'every line still fits the 7bit limit');
+  t.match(html, /^[\x09\x0a\x20-\x7e]*$/, 'still printable ASCII');
+  const csp = tags(html).find((tag) => tag.name === 'meta' && tag.attrs.get('http-equiv') === 'Content-Security-Policy')!.attrs.get('content')!;
+  t.match(csp, `'sha256-${createHash('sha256').update(script).digest('base64')}'`, 'the CSP names the script by its hash');
+  t.match(csp, "style-src 'unsafe-inline'", "the message's own styles may apply in the sandboxed frame");
+  t.notMatch(csp, /connect-src|https?:\/\/(?!keys\.example\.org)/, 'nothing to connect to');
+  t.ok(tags(html).some((tag) => tag.attrs.get('id') === 'offline' && tag.attrs.has('hidden')), 'the offline section starts hidden');
+  t.notOk(tags(html).some((tag) => tag.name === 'input' && tag.attrs.get('type') !== 'hidden'), 'still no input a recipient types into');
+
+  for (const [name, other] of [
+    ['no flag', input({ rememberKey: false })],
+    ['payload by reference', input({ rememberKey: true, payload: { kind: 'reference', url: 'https://keys.example.org/payloads/x' } })],
+    ['server mode', input({ rememberKey: true, mode: 'server' })],
+  ] as const) {
+    const page = buildSecuredoc(other, withScript);
+    t.notOk(page.includes('id="offline"'), `${name}: no offline reader`);
+    t.notOk(page.includes(script.slice(0, 200)), `${name}: not the offline script`);
+  }
+  t.throws(() => buildSecuredoc(input({ rememberKey: true }), deps), TypeError, 'the script is required where the file opens offline');
 });
 
 t.test('accessibility basics', async (t) => {

@@ -102,7 +102,7 @@ t.test('serverAttachment: the exact bytes, or null', async (t) => {
 });
 
 t.test('applet mode: only the bundle, and every label rendered into the page', async (t) => {
-  const { html, csp } = await send(appletReaderPage({ locale: 'en', summary, keyUrl: '/open/ID/key', payloadUrl: 'https://payloads.example:8443/p/ID', allowRememberKey: true }));
+  const { html, csp } = await send(appletReaderPage({ locale: 'en', summary, keyUrl: '/open/ID/key', payloadUrl: 'https://payloads.example:8443/p/ID', offline: 'offer' }));
   t.same(html.match(/<script[^>]*>/g), ['<script src="/assets/reader.js" defer>'], 'one script, same-origin, no inline script');
   t.match(csp, /script-src 'self'(;|$)/);
   t.match(csp, /connect-src 'self' https:\/\/payloads\.example:8443(;|$)/, 'the payload origin may be fetched');
@@ -116,7 +116,7 @@ t.test('applet mode: only the bundle, and every label rendered into the page', a
     t.ok(html.includes(text), `the page carries "${text}"`);
   }
   t.notMatch(html, /reader:/, 'no untranslated key');
-  const { html: direct } = await send(appletReaderPage({ locale: 'de', summary, keyUrl: '/k', payloadUrl: '/payloads/ID', allowRememberKey: false }));
+  const { html: direct } = await send(appletReaderPage({ locale: 'de', summary, keyUrl: '/k', payloadUrl: '/payloads/ID', offline: 'none' }));
   t.match(direct, /<html lang="de"/);
   t.notMatch(direct, /Opening your message/, 'the labels follow the locale');
 });

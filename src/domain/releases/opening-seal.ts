@@ -15,6 +15,11 @@ export interface Opening {
   secret: string | null;
   /** when "Open" was clicked; High security wants the passphrase typed after it */
   openedAt: Date;
+  /**
+   * When the passphrase was typed, in this opening, with "keep the key on this computer" ticked
+   * (offline re-opening, offline-offer.ts); null when it was not.
+   */
+  keepKeyAt: Date | null;
 }
 
 /** How long an opening lasts: the time to register, verify an address and sign in. */
@@ -27,7 +32,7 @@ export function openingCookieName(envelopeId: string): string {
 const AAD_PREFIX = 'waxseal/opening/';
 
 export function sealOpening(keyRing: KeyRing, envelopeId: string, opening: Opening): string {
-  const body = JSON.stringify({ m: opening.mode, s: opening.secret, t: opening.openedAt.getTime() });
+  const body = JSON.stringify({ m: opening.mode, s: opening.secret, t: opening.openedAt.getTime(), k: opening.keepKeyAt?.getTime() ?? null });
   const { wrapped, version } = keyRing.wrap(AAD_PREFIX + envelopeId, Buffer.from(body, 'utf8'));
   return `${version}.${wrapped.toString('base64url')}`;
 }
@@ -42,13 +47,15 @@ export function unsealOpening(keyRing: KeyRing, envelopeId: string, value: strin
       m: unknown;
       s: unknown;
       t: unknown;
+      k?: unknown;
     };
     if ((body.m !== 'applet' && body.m !== 'server') || typeof body.t !== 'number') return null;
     if (body.s !== null && typeof body.s !== 'string') return null;
+    if (body.k !== undefined && body.k !== null && typeof body.k !== 'number') return null;
     const openedAt = new Date(body.t);
     const age = now.getTime() - openedAt.getTime();
     if (age < -60_000 || age > OPENING_LIFETIME_SECONDS * 1000) return null;
-    return { mode: body.m, secret: body.s, openedAt };
+    return { mode: body.m, secret: body.s, openedAt, keepKeyAt: typeof body.k === 'number' ? new Date(body.k) : null };
   } catch {
     return null;
   }

@@ -2,14 +2,13 @@
 // service's origin: the envelope secret comes from the URL fragment (never sent to any server),
 // the server share from POST keyUrl, the ciphertext from payloadUrl; decryption, parsing and
 // rendering happen here. Every text it shows comes from the page (views/pages/open/reader.hbs).
-import DOMPurify from 'dompurify';
 import { EnvelopeAuthError, EnvelopeFormatError, openEnvelope, parseEnvelopeHeader } from '../../crypto/envelope-crypto.ts';
-import { formatSize, parseMessage, type MessageModel } from '../message-model.ts';
-import { FRAME_SANDBOX, sanitizeMessageHtml } from '../sanitize.ts';
+import { parseMessage } from '../message-model.ts';
+import { offerShareToOpener } from './key-handover.ts';
+import { renderMessage } from './message-view.ts';
 
 const root = document.getElementById('reader') as HTMLElement | null;
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
-const lang = document.documentElement.lang || 'en';
 
 /** A failure the reader is told about: a sentence from the page, or the server's problem. */
 class ShownError extends Error {
@@ -55,79 +54,8 @@ function envelopeSecret(envelopeId: string): string | null {
   return stored && SECRET.test(stored) ? stored : null;
 }
 
-/** Saves bytes under a name: a Blob URL on a download link, nothing sent anywhere. */
-function save(name: string, bytes: Uint8Array, type: string): void {
-  const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.hidden = true;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  // The download has its own copy once it started; the URL is only needed until then.
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
-
-function renderBody(message: MessageModel, allowRemoteImages: boolean): void {
-  const body = $('body');
-  body.replaceChildren();
-  const notice = $('images-notice');
-  notice.hidden = true;
-  if (message.html) {
-    const sanitized = sanitizeMessageHtml(DOMPurify, message.html, { related: message.related, allowRemoteImages });
-    const frame = document.createElement('iframe');
-    frame.className = 'message-frame';
-    frame.title = root?.dataset['labelFrame'] ?? '';
-    frame.setAttribute('sandbox', root?.dataset['sandbox'] || FRAME_SANDBOX);
-    frame.setAttribute('referrerpolicy', 'no-referrer');
-    frame.srcdoc = sanitized.document;
-    body.append(frame);
-    notice.hidden = allowRemoteImages || sanitized.remoteImages === 0;
-  } else if (message.text) {
-    const pre = document.createElement('pre');
-    pre.className = 'message-text';
-    pre.textContent = message.text;
-    body.append(pre);
-  }
-}
-
-function render(message: MessageModel, raw: Uint8Array): void {
-  $('subject').textContent = message.subject || (root?.dataset['labelNoSubject'] ?? '');
-  $('from').textContent = message.from;
-  $('to').textContent = message.to.join(', ');
-  $('cc').textContent = message.cc.join(', ');
-  $('cc-row').hidden = message.cc.length === 0;
-  $('date').textContent = message.date ? new Intl.DateTimeFormat(lang, { dateStyle: 'full', timeStyle: 'long' }).format(message.date) : '';
-  $('date-row').hidden = message.date === null;
-  renderBody(message, false);
-  $('show-images').addEventListener('click', () => {
-    renderBody(message, true);
-    // The button is gone with the notice: keep the keyboard user in the message.
-    ($('body').querySelector('iframe') as HTMLElement | null)?.focus();
-  });
-
-  const list = $('attachments');
-  for (const att of message.attachments) {
-    const li = document.createElement('li');
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'secondary';
-    button.textContent = att.filename;
-    button.addEventListener('click', () => save(att.filename, att.bytes, 'application/octet-stream'));
-    const info = document.createElement('span');
-    info.className = 'hint';
-    info.textContent = ` (${att.mimeType}, ${formatSize(att.size, lang)})`;
-    li.append(button, info);
-    list.append(li);
-  }
-  $('attachments-section').hidden = message.attachments.length === 0;
-  $('download-eml').addEventListener('click', () => save('message.eml', raw, 'message/rfc822'));
-  $('print').addEventListener('click', () => window.print());
-  $('message').hidden = false;
-}
-
-async function open(reader: HTMLElement): Promise<void> {
+/** Opens and shows the message; returns the server share, for offline re-opening. */
+async function open(reader: HTMLElement): Promise<string> {
   const { envelopeId = '', keyUrl = '', payloadUrl = '' } = reader.dataset;
   const secret = envelopeSecret(envelopeId);
   if (!secret) throw new ShownError(reader.dataset['msgMissing'] ?? '');
@@ -159,7 +87,8 @@ async function open(reader: HTMLElement): Promise<void> {
     if (err instanceof EnvelopeAuthError || err instanceof EnvelopeFormatError) throw new ShownError(reader.dataset['msgDamaged'] ?? '');
     throw err;
   }
-  render(await parseMessage(raw), raw);
+  renderMessage(reader, await parseMessage(raw), raw);
+  return key.share;
 }
 
 function showError(reader: HTMLElement, err: unknown): void {
@@ -176,10 +105,18 @@ function showError(reader: HTMLElement, err: unknown): void {
 
 if (root) {
   open(root).then(
-    () => {
+    async (share) => {
       const status = $('status');
       status.textContent = root.dataset['msgOpened'] ?? '';
       status.className = 'visually-hidden';
+      // Set by the server only when the envelope allows it and the passphrase was typed, in this
+      // opening, with "keep the key on this computer" ticked (docs/opening.md).
+      if (root.dataset['offerOffline'] === '1') {
+        const kept = await offerShareToOpener(root.dataset['envelopeId'] ?? '', share);
+        const offline = $('offline-status');
+        offline.textContent = (kept ? root.dataset['msgKept'] : root.dataset['msgNotKept']) ?? '';
+        offline.hidden = false;
+      }
     },
     (err: unknown) => {
       $('status').hidden = true;
