@@ -38,6 +38,8 @@ export function appletReaderPage(input: { locale: Locale; summary: EnvelopeSumma
     titleKey: 'reader:title',
     locale: input.locale,
     scripts: ['/assets/reader.js'],
+    // The ciphertext is the long wait: its download starts with the page, beside the script's.
+    preload: [input.payloadUrl],
     csp: {
       ...readerPageCsp(true),
       // The payload may live on another origin (a payload URL of the profile); CORS is open there.

@@ -61,6 +61,12 @@ async function open(reader: HTMLElement): Promise<string> {
   if (!secret) throw new ShownError(reader.dataset['msgMissing'] ?? '');
   if (!globalThis.crypto?.subtle) throw new ShownError(reader.dataset['msgUnsupported'] ?? '');
 
+  // Both requests at once: the key is quick, the ciphertext is the long wait (and its download
+  // already began with the page, which announces it as a preload: same URL, same credentials).
+  // Never rejects (null on any failure), so a refused key leaves no unhandled rejection behind.
+  const payloadDownload: Promise<Uint8Array | null> = fetch(payloadUrl)
+    .then((r) => (r.ok ? r.arrayBuffer().then((b) => new Uint8Array(b)) : null))
+    .catch(() => null);
   const keyResponse = await fetch(keyUrl, { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' } }).catch(() => null);
   if (!keyResponse) throw new ShownError(reader.dataset['msgNetwork'] ?? '');
   const key = (await keyResponse.json().catch(() => ({}))) as { share?: unknown; algorithm?: unknown; title?: unknown; detail?: unknown };
@@ -69,14 +75,11 @@ async function open(reader: HTMLElement): Promise<string> {
     const title = typeof key.title === 'string' && key.title ? key.title : (reader.dataset['msgNetwork'] ?? '');
     throw new ShownError(title, typeof key.detail === 'string' ? key.detail : '');
   }
+  performance.mark('waxseal:key');
 
-  const payloadResponse = await fetch(payloadUrl, { credentials: 'omit' }).catch(() => null);
-  if (!payloadResponse?.ok) throw new ShownError(reader.dataset['msgNetwork'] ?? '');
-  const ciphertext = await payloadResponse
-    .arrayBuffer()
-    .then((b) => new Uint8Array(b))
-    .catch(() => null);
+  const ciphertext = await payloadDownload;
   if (!ciphertext) throw new ShownError(reader.dataset['msgNetwork'] ?? '');
+  performance.mark('waxseal:payload');
 
   let raw: Uint8Array;
   try {
@@ -87,7 +90,11 @@ async function open(reader: HTMLElement): Promise<string> {
     if (err instanceof EnvelopeAuthError || err instanceof EnvelopeFormatError) throw new ShownError(reader.dataset['msgDamaged'] ?? '');
     throw err;
   }
-  renderMessage(reader, await parseMessage(raw), raw);
+  performance.mark('waxseal:decrypted');
+  const message = await parseMessage(raw);
+  performance.mark('waxseal:parsed');
+  renderMessage(reader, message, raw);
+  performance.mark('waxseal:shown');
   return key.share;
 }
 
