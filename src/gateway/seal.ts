@@ -32,6 +32,11 @@ export interface SealOptions {
    * every other one as Bcc.
    */
   envelopeRecipients?: readonly string[];
+  /**
+   * The notification's subject as a content-filter rule sets it (its template with `$Subject`
+   * replaced), instead of the profile's subject template.
+   */
+  subject?: string;
 }
 
 export interface SealedMessage {
@@ -99,7 +104,7 @@ export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: G
       references: head.get('references') ?? undefined,
       replyTo: head.get('reply-to') ?? undefined,
     },
-    subject: renderSubject(settings.subjectTemplate, { subject: head.subject ?? '' }),
+    subject: options.subject?.replace(/[\r\n]+/g, ' ').trim() || renderSubject(settings.subjectTemplate, { subject: head.subject ?? '' }),
     templates: { html: settings.templates.html, text: settings.templates.text },
     data: {
       sender,

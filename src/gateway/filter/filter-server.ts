@@ -1,0 +1,75 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import type { Logger } from 'pino';
+import { TryLater, type Outcome } from './process-message.ts';
+
+export interface FilterServerOptions {
+  host: string;
+  port: number;
+  /** the largest message taken at all (bigger ones get 552 and the MTA bounces them) */
+  maxBytes: number;
+  process(message: { raw: Uint8Array; sender: string; recipients: string[] }): Promise<Outcome>;
+  log: Logger;
+  onOutcome?(outcome: Outcome | { kind: 'deferred' | 'error' }): void;
+}
+
+export interface FilterServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The SMTP side of the content filter: the MTA connects, hands one message, and gets 250 only
+ * once processMessage finished (every part back in the MTA's queue, or a failure notice sent).
+ * Anything else is 451: the MTA keeps the message and retries, so nothing is lost when the
+ * gateway, the key service or the reinjection port stops at any moment. smtp-server (from the
+ * nodemailer project) speaks the protocol.
+ */
+export async function startFilterServer(opts: FilterServerOptions): Promise<FilterServer> {
+  const server = new SMTPServer({
+    // Local MTA only (docs/gateway.md): no AUTH, no STARTTLS on the loopback hop.
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    size: opts.maxBytes,
+    logger: false,
+    banner: 'waxseal gateway',
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        if (stream.sizeExceeded) {
+          callback(Object.assign(new Error(`Message is larger than ${opts.maxBytes} bytes, the most this gateway accepts`), { responseCode: 552 }));
+          return;
+        }
+        const raw = Buffer.concat(chunks);
+        const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+        const recipients = session.envelope.rcptTo.map((r) => r.address);
+        opts.process({ raw, sender, recipients }).then(
+          (outcome) => {
+            opts.onOutcome?.(outcome);
+            opts.log.info({ outcome: outcome.kind, bytes: raw.length, recipients: recipients.length }, 'message handed back');
+            callback(null, 'Ok: handed back');
+          },
+          (err: unknown) => {
+            const later = err instanceof TryLater;
+            opts.onOutcome?.({ kind: later ? 'deferred' : 'error' });
+            // Never the message or its addresses in the log: only what went wrong.
+            if (later) opts.log.warn({ reason: (err as Error).message }, 'message deferred');
+            else opts.log.error({ err }, 'message processing failed');
+            callback(Object.assign(new Error(later ? 'Try again later: the message could not be finished now' : 'Try again later: internal error'), { responseCode: 451 }));
+          },
+        );
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  server.on('error', (err) => opts.log.error({ err }, 'smtp server error'));
+  const address = (server as unknown as { server: { address(): AddressInfo } }).server.address();
+  return {
+    port: address.port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The gateway's memory of what it already did with a message, kept on disk so it survives a
+ * crash. The MTA hands the same message again (same bytes, same envelope) whenever the gateway
+ * did not answer 250; the journal lets the gateway (1) know since when the message has been
+ * waiting, for the profile's queue timeout, and (2) skip parts it already handed back, so a
+ * gateway killed after handing a part back but before answering does not deliver it twice.
+ *
+ * One line of JSON per event, appended and fsynced before the gateway moves on. Entries older
+ * than `keepMs` are dropped when the journal is compacted at start.
+ */
+export interface Journal {
+  /** When this message was first seen (now, if never). */
+  firstSeen(key: string): Date;
+  /** Whether this part of this message was already handed back. */
+  done(key: string, part: string): boolean;
+  /** Records that this part was handed back; durable when it returns. */
+  markDone(key: string, part: string): void;
+  /** Records that the message is finished (every part handed back, or a failure notice sent). */
+  finish(key: string): void;
+  /** Messages seen but not finished: the ones waiting for the key service. */
+  waiting(): number;
+}
+
+/** The key of one delivery attempt: the same message to the same envelope gives the same key. */
+export function messageKey(raw: Uint8Array, sender: string, recipients: readonly string[]): string {
+  const h = createHash('sha256');
+  h.update(`${sender}\n${[...recipients].sort().join(',')}\n`);
+  h.update(raw);
+  return h.digest('base64url');
+}
+
+interface Entry {
+  seen: number;
+  parts: Set<string>;
+  finished: boolean;
+}
+
+type Line = { k: string; e: 'seen'; t: number } | { k: string; e: 'done'; p: string; t: number } | { k: string; e: 'finished'; t: number };
+
+export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: number } = {}): Journal {
+  const now = opts.now ?? (() => new Date());
+  const keepMs = opts.keepMs ?? 14 * 24 * 3600 * 1000;
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'journal.ndjson');
+  const entries = new Map<string, Entry>();
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    text = '';
+  }
+  for (const row of text.split('\n')) {
+    if (!row) continue;
+    let line: Line;
+    try {
+      line = JSON.parse(row) as Line;
+    } catch {
+      // A line cut off by a crash mid-write: everything before it is intact.
+      continue;
+    }
+    const entry = entries.get(line.k) ?? { seen: line.t, parts: new Set<string>(), finished: false };
+    entries.set(line.k, entry);
+    if (line.e === 'done') entry.parts.add(line.p);
+    if (line.e === 'finished') entry.finished = true;
+  }
+  // Compact: rewrite what is still worth keeping, atomically (write, fsync, rename).
+  const cutoff = now().getTime() - keepMs;
+  for (const [k, e] of entries) if (e.seen < cutoff) entries.delete(k);
+  const compacted: string[] = [];
+  for (const [k, e] of entries) {
+    compacted.push(JSON.stringify({ k, e: 'seen', t: e.seen }));
+    for (const p of e.parts) compacted.push(JSON.stringify({ k, e: 'done', p, t: e.seen }));
+    if (e.finished) compacted.push(JSON.stringify({ k, e: 'finished', t: e.seen }));
+  }
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, compacted.length ? `${compacted.join('\n')}\n` : '');
+  const fd = openSync(tmp, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(tmp, file);
+
+  const append = (line: Line) => {
+    appendFileSync(file, `${JSON.stringify(line)}\n`);
+    const fd = openSync(file, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  };
+
+  const entryFor = (key: string): Entry => {
+    let entry = entries.get(key);
+    if (!entry) {
+      entry = { seen: now().getTime(), parts: new Set(), finished: false };
+      entries.set(key, entry);
+      append({ k: key, e: 'seen', t: entry.seen });
+    }
+    return entry;
+  };
+
+  return {
+    firstSeen: (key) => new Date(entryFor(key).seen),
+    done: (key, part) => entries.get(key)?.parts.has(part) ?? false,
+    markDone(key, part) {
+      const entry = entryFor(key);
+      if (entry.parts.has(part)) return;
+      append({ k: key, e: 'done', p: part, t: now().getTime() });
+      entry.parts.add(part);
+    },
+    finish(key) {
+      const entry = entryFor(key);
+      if (entry.finished) return;
+      append({ k: key, e: 'finished', t: now().getTime() });
+      entry.finished = true;
+    },
+    waiting: () => [...entries.values()].filter((e) => !e.finished).length,
+  };
+}
