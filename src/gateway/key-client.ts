@@ -1,5 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { EnvelopeUpload } from '../domain/envelopes/envelope-types.ts';
 import type { ProfileSettings } from '../domain/profiles/profile-settings.ts';
 
@@ -37,6 +39,12 @@ export class KeyServiceError extends Error {
 export interface KeyClientOptions {
   url: string;
   credential: string;
+  /**
+   * An HTTP(S) proxy to reach the key service through, e.g. 'http://proxy.example.org:3128'
+   * (credentials in the URL are sent as Proxy-Authorization). https key services are reached
+   * through a CONNECT tunnel, so the proxy sees only the host name, never the credential or keys.
+   */
+  proxy?: string | null;
   attempts?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -55,7 +63,7 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   // One keep-alive agent per client: a gateway uploads many envelopes to one key service.
-  const agent = base.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  const agent = createAgent(base, opts.proxy ?? null);
 
   async function request(method: string, path: string, body?: { json: unknown } | { bytes: Uint8Array }): Promise<{ status: number; json: unknown }> {
     const headers: Record<string, string> = { authorization: `Bearer ${opts.credential}`, accept: 'application/json' };
@@ -136,6 +144,15 @@ export function createKeyServiceClient(opts: KeyClientOptions): KeyServiceClient
       await request('PUT', `/api/v1/envelopes/${id}/payload`, { bytes: ciphertext });
     },
   };
+}
+
+/** The agent for the key service's URL: direct, or through the proxy (http-proxy-agent / https-proxy-agent). */
+function createAgent(base: string, proxy: string | null): http.Agent {
+  const secure = base.startsWith('https:');
+  if (!proxy) return secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  const url = new URL(proxy);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`the proxy must be an http:// or https:// URL, not ${url.protocol}`);
+  return secure ? new HttpsProxyAgent(url, { keepAlive: true }) : new HttpProxyAgent(url, { keepAlive: true });
 }
 
 interface RawResponse {

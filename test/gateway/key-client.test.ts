@@ -98,3 +98,25 @@ t.test('Retry-After is honoured', async (t) => {
   await client.getProfile();
   t.same(delays, [7000], 'waited as long as the service asked');
 });
+
+t.test('through an HTTP proxy: the key service is reached via the proxy, and a dead proxy is unreachable', async (t) => {
+  const { createProxy } = await import('proxy');
+  const srv = await flakyServer(0, 200);
+  t.teardown(srv.close);
+  const proxied: string[] = [];
+  const proxyServer = createProxy(http.createServer());
+  proxyServer.on('request', (req: http.IncomingMessage) => proxied.push(`${req.method} ${req.url}`));
+  await new Promise<void>((r) => proxyServer.listen(0, '127.0.0.1', r));
+  const proxyUrl = `http://127.0.0.1:${(proxyServer.address() as { port: number }).port}`;
+  t.teardown(() => new Promise<void>((r) => proxyServer.close(() => r())));
+
+  const client = createKeyServiceClient({ url: srv.url, credential, proxy: proxyUrl, attempts: 1 });
+  t.equal((await client.getProfile()).profile.name, 'P', 'the answer came back through the proxy');
+  t.same(proxied, [`GET ${srv.url}/api/v1/gateway/profile`], 'the proxy carried the request (absolute URI)');
+  t.equal(srv.seen(), 1);
+
+  const dead = createKeyServiceClient({ url: srv.url, credential, proxy: 'http://127.0.0.1:1', attempts: 1 });
+  const err = await errorOf(dead.getProfile());
+  t.ok(err instanceof KeyServiceError && err.code === 'unreachable', 'a proxy that is down makes the key service unreachable');
+  t.throws(() => createKeyServiceClient({ url: srv.url, credential, proxy: 'socks5://127.0.0.1:1080' }), TypeError, 'only http(s) proxies');
+});
