@@ -2,6 +2,7 @@ import type { Config } from './config.ts';
 import type { KeyRing } from './crypto/kek.ts';
 import type { Database } from './db/open-database.ts';
 import { createAdminService, type AdminService } from './domain/admins/admin-service.ts';
+import { createAuditService, type AuditService } from './domain/audit/audit-service.ts';
 import { createCredentialService, type CredentialService } from './domain/credentials/credential-service.ts';
 import { createEnvelopeService, type EnvelopeService } from './domain/envelopes/envelope-service.ts';
 import type { PayloadStore } from './domain/payloads/payload-store.ts';
@@ -18,6 +19,7 @@ import type { SessionService } from './domain/accounts/session-service.ts';
 import type { PassphraseHasher } from './crypto/passphrases.ts';
 
 export interface Services {
+  audit: AuditService;
   mail: MailService;
   admins: AdminService;
   profiles: ProfileService;
@@ -45,16 +47,18 @@ export function createServices(deps: {
 }): Services {
   const db = deps.database.db;
   const i18n = deps.i18n ?? createI18n(LOCALES_DIR);
-  const profiles = createProfileService({ db, now: deps.now });
+  const audit = createAuditService({ db, now: deps.now });
+  const profiles = createProfileService({ db, audit, now: deps.now });
   const mail = createMailService({ db, smtpUrl: deps.mail?.smtpUrl ?? null, from: deps.mail?.from ?? 'Waxseal <noreply@localhost>', now: deps.now });
   const envelopes = createEnvelopeService({ db, keyRing: deps.keyRing, payloads: deps.payloads, now: deps.now });
   return {
+    audit,
     mail,
-    admins: createAdminService({ db, now: deps.now }),
+    admins: createAdminService({ db, audit, now: deps.now }),
     profiles,
-    credentials: createCredentialService({ db, profiles, now: deps.now }),
+    credentials: createCredentialService({ db, profiles, audit, now: deps.now }),
     envelopes,
-    releases: createReleaseService({ db, envelopes, mail, i18n, now: deps.now }),
+    releases: createReleaseService({ db, envelopes, mail, i18n, audit, now: deps.now }),
     openings: createOpeningSealer(deps.keyRing),
     ...createAccountServices({ db, mail, i18n, publicUrl: deps.publicUrl ?? 'http://localhost:8080', hasher: deps.hasher, now: deps.now }),
   };

@@ -166,7 +166,26 @@ export interface EnvelopeOpeningsTable {
   receipt_sent_at: NullableTimestamp;
 }
 
+export interface AuditRecordsTable {
+  seq: number;
+  org_id: string | null;
+  at: Timestamp;
+  actor: string;
+  action: string;
+  subject: string | null;
+  detail: Json<Record<string, unknown>>;
+  hash: Uint8Array;
+}
+
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: Uint8Array;
+}
+
 export interface DB {
+  audit_records: AuditRecordsTable;
+  audit_head: AuditHeadTable;
   accounts: AccountsTable;
   account_addresses: AccountAddressesTable;
   account_tokens: AccountTokensTable;

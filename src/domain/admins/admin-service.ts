@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { AuditService } from '../audit/audit-service.ts';
 import type { DB } from '../../db/schema.ts';
 import { issueToken, parseToken, secretMatches } from '../../crypto/tokens.ts';
 import { DomainError } from '../errors.ts';
@@ -19,7 +20,7 @@ export interface AdminService {
   authenticate(token: string): Promise<AdminPrincipal | null>;
 }
 
-export function createAdminService(deps: { db: Kysely<DB>; now?: () => Date }): AdminService {
+export function createAdminService(deps: { db: Kysely<DB>; audit?: AuditService; now?: () => Date }): AdminService {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
 
@@ -42,6 +43,7 @@ export function createAdminService(deps: { db: Kysely<DB>; now?: () => Date }): 
         const org = await repo.insertOrganisation(tx, name);
         const user = await repo.insertAdmin(tx, org.id, address);
         const token = await issue(tx, user.id, 'initial');
+        await deps.audit?.appendWithin(tx, [{ orgId: org.id, at: now(), actor: `admin:${address}`, action: 'organisation.create', subject: name, detail: {} }]);
         return { orgId: org.id, userId: user.id, token };
       });
     },

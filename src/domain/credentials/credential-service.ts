@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { AuditService } from '../audit/audit-service.ts';
 import type { DB } from '../../db/schema.ts';
 import { issueToken, parseToken, secretMatches } from '../../crypto/tokens.ts';
 import { DomainError } from '../errors.ts';
@@ -49,6 +50,8 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export interface CredentialServiceDeps {
   db: Kysely<DB>;
   profiles: ProfileService;
+  /** where provisioning, rotation and revocation are recorded */
+  audit?: AuditService;
   now?: () => Date;
   /**
    * How long a verified credential is trusted without asking the database again. Gateways
@@ -93,7 +96,9 @@ export function createCredentialService(deps: CredentialServiceDeps): Credential
       const email = adminEmail.trim().toLowerCase();
       if (!EMAIL.test(email)) throw new DomainError('invalid', `"${adminEmail}" is not an email address`);
       const profile = await profiles.get(orgId, profileName);
-      return issueFor(db, profile.id, email);
+      const issued = await issueFor(db, profile.id, email);
+      await deps.audit?.record({ orgId, actor: `admin:${email}`, action: 'credential.provision', subject: profileName, detail: { credential: issued.credential.id } });
+      return issued;
     },
     async rotate(orgId, credentialId) {
       const issued = await db.transaction().execute(async (tx) => {
@@ -101,6 +106,7 @@ export function createCredentialService(deps: CredentialServiceDeps): Credential
         if (old.revoked_at !== null) throw new DomainError('conflict', 'this credential is revoked; provision a new one');
         const replacement = await issueFor(tx, old.profile_id, old.admin_email);
         await repo.revokeCredential(tx, old.id, now());
+        await deps.audit?.appendWithin(tx, [{ orgId, at: now(), actor: `admin:${old.admin_email}`, action: 'credential.rotate', subject: credentialId, detail: { replacement: replacement.credential.id } }]);
         return replacement;
       });
       forget(credentialId);
@@ -110,6 +116,7 @@ export function createCredentialService(deps: CredentialServiceDeps): Credential
       await ownedCredential(db, orgId, credentialId);
       const row = (await repo.revokeCredential(db, credentialId, now())) ?? (await repo.findCredential(db, credentialId));
       forget(credentialId);
+      await deps.audit?.record({ orgId, actor: 'admin', action: 'credential.revoke', subject: credentialId, detail: {} });
       return toCredential(row!);
     },
     async list(orgId, profileName) {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { AuditService } from '../audit/audit-service.ts';
 import type { DB } from '../../db/schema.ts';
 import { DomainError } from '../errors.ts';
 import {
@@ -52,7 +53,7 @@ function settingsOrInvalid(fn: () => ProfileSettings): ProfileSettings {
   }
 }
 
-export function createProfileService(deps: { db: Kysely<DB>; now?: () => Date }): ProfileService {
+export function createProfileService(deps: { db: Kysely<DB>; audit?: AuditService; now?: () => Date }): ProfileService {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
   const notFound = (name: string) => new DomainError('not_found', `there is no profile named "${name}"`);
@@ -65,6 +66,7 @@ export function createProfileService(deps: { db: Kysely<DB>; now?: () => Date })
       const merged = settingsOrInvalid(() => mergeProfileSettings(DEFAULT_PROFILE_SETTINGS, settings));
       const row = await repo.insertProfile(db, { orgId, name, settings: merged });
       if (!row) throw new DomainError('conflict', `a profile named "${name}" already exists`);
+      await deps.audit?.record({ orgId, actor: 'admin', action: 'profile.create', subject: name, detail: {} });
       return toProfile(row);
     },
     async update(orgId, name, patch) {
@@ -72,7 +74,11 @@ export function createProfileService(deps: { db: Kysely<DB>; now?: () => Date })
         const row = await repo.findProfileByName(tx, orgId, name);
         if (!row) throw notFound(name);
         const merged = settingsOrInvalid(() => mergeProfileSettings(validateProfileSettings(row.settings), patch));
-        return toProfile((await repo.updateProfileSettings(tx, row.id, merged, now()))!);
+        const updated = toProfile((await repo.updateProfileSettings(tx, row.id, merged, now()))!);
+        // Which settings changed, not their values (a logo or a template can be large).
+        const changed = patch !== null && typeof patch === 'object' ? Object.keys(patch).sort() : [];
+        await deps.audit?.appendWithin(tx, [{ orgId, at: now(), actor: 'admin', action: 'profile.update', subject: name, detail: { changed } }]);
+        return updated;
       });
     },
     async get(orgId, name) {
