@@ -110,5 +110,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (services.mail.mode === 'outbox') {
     await app.register(outboxRoutes, { mail: services.mail, i18n, views: VIEWS_DIR });
   }
+  // Release attempts join the audit chain in the background, on every node (the chain's lock
+  // keeps them in one order); the last batch is finished before the app closes.
+  services.audit.start();
+  app.addHook('onClose', async () => services.audit.stop());
   return app;
 }

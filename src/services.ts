@@ -58,7 +58,7 @@ export function createServices(deps: {
     profiles,
     credentials: createCredentialService({ db, profiles, audit, now: deps.now }),
     envelopes,
-    releases: createReleaseService({ db, envelopes, mail, i18n, audit, now: deps.now }),
+    releases: createReleaseService({ db, envelopes, mail, i18n, now: deps.now }),
     openings: createOpeningSealer(deps.keyRing),
     ...createAccountServices({ db, mail, i18n, publicUrl: deps.publicUrl ?? 'http://localhost:8080', hasher: deps.hasher, now: deps.now }),
   };

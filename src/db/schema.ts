@@ -181,6 +181,7 @@ export interface AuditHeadTable {
   id: number;
   seq: number;
   hash: Uint8Array;
+  release_cursor: number;
 }
 
 export interface DB {

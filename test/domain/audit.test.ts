@@ -41,11 +41,19 @@ for (const engine of engines()) {
     t.equal(listed.length, 55);
     t.same((await audit.list({ orgId: ks.orgId, action: 'credential.revoke', limit: 10 })).map((r) => r.subject), [issued.credential.id], 'filter by action');
 
+    // Release attempts are chained a moment after they are written (here: by verify itself).
+    const db = opened.database.db;
+    await db.insertInto('release_events').values([0, 1, 2].map((i) => ({ envelope_id: `E${i}`, account_id: null, address: null, at: new Date(), ip: '192.0.2.1', mode: 'applet' as const, result: 'unknown' as const }))).execute();
     const verdict = await audit.verify({ pageSize: 7 });
     t.ok(verdict.ok, 'an untouched chain verifies');
-    t.equal(verdict.records, 55);
+    t.equal(verdict.records, 58, 'with the three release attempts chained');
+    t.equal(await audit.catchUp(), 0, 'each attempt is chained once');
+    const changeEvent = await sql`UPDATE release_events SET result = 'released'`.execute(db).then(
+      () => null,
+      (e: Error) => e,
+    );
+    t.match(changeEvent?.message, /append-only/, 'release attempts cannot be changed either');
 
-    const db = opened.database.db;
     const update = await sql`UPDATE audit_records SET actor = 'someone else' WHERE seq = 3`.execute(db).then(
       () => null,
       (e: Error) => e,
@@ -76,7 +84,7 @@ for (const engine of engines()) {
       t.match(stderr, /record 3 was changed/);
     }
 
-    await sql`DELETE FROM audit_records WHERE seq = 55`.execute(db);
+    await sql`DELETE FROM audit_records WHERE seq = 58`.execute(db);
     await sql`UPDATE audit_records SET detail = ${JSON.stringify(listed[2]!.detail)}::jsonb WHERE seq = 3`.execute(db);
     const cut = await audit.verify();
     t.notOk(cut.ok, 'a removed last record is detected through the head');

@@ -26,6 +26,47 @@ export async function appendEntries(tx: Kysely<DB>, entries: readonly NewAuditEn
   await tx.updateTable('audit_head').set({ seq, hash: Buffer.from(hash) }).where('id', '=', 1).execute();
 }
 
+/**
+ * Chains release attempts written since the last call: up to `limit` rows of release_events
+ * after the head's cursor, in id order, each becoming an audit record ('release'), and the
+ * cursor moved past them, in the caller's transaction under the head's lock. Returns how many.
+ */
+export async function chainReleaseEvents(tx: Kysely<DB>, limit: number): Promise<number> {
+  const head = await tx.selectFrom('audit_head').select(['seq', 'hash', 'release_cursor']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
+  const events = await tx
+    .selectFrom('release_events as e')
+    .leftJoin('envelopes as v', 'v.id', 'e.envelope_id')
+    .select(['e.id', 'e.envelope_id', 'e.account_id', 'e.address', 'e.at', 'e.ip', 'e.mode', 'e.result', 'v.org_id'])
+    .where('e.id', '>', Number(head.release_cursor))
+    .orderBy('e.id')
+    .limit(limit)
+    .execute();
+  if (events.length === 0) return 0;
+  let seq = Number(head.seq);
+  let hash: Uint8Array = head.hash;
+  const rows = events.map((e) => {
+    seq += 1;
+    const entry: AuditEntry = {
+      seq,
+      orgId: e.org_id ?? null,
+      at: e.at,
+      actor: e.account_id ? `account:${e.account_id}` : 'anonymous',
+      action: 'release',
+      subject: e.envelope_id,
+      detail: { result: e.result, mode: e.mode, address: e.address, ip: e.ip },
+    };
+    hash = chainHash(hash, entry);
+    return { seq, org_id: entry.orgId, at: entry.at, actor: entry.actor, action: entry.action, subject: entry.subject, detail: JSON.stringify(entry.detail), hash: Buffer.from(hash) };
+  });
+  await tx.insertInto('audit_records').values(rows).execute();
+  await tx
+    .updateTable('audit_head')
+    .set({ seq, hash: Buffer.from(hash), release_cursor: Number(events[events.length - 1]!.id) })
+    .where('id', '=', 1)
+    .execute();
+  return events.length;
+}
+
 export async function readHead(db: Kysely<DB>): Promise<{ seq: number; hash: Uint8Array }> {
   const head = await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
   return { seq: Number(head.seq), hash: head.hash };

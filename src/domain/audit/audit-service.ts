@@ -4,6 +4,9 @@ import { createRowBatcher } from '../../db/row-batcher.ts';
 import { chainHash, GENESIS } from './audit-chain.ts';
 import * as repo from './audit-repository.ts';
 
+// Release attempts chained per transaction: one lock and one round trip per thousand.
+const CHAIN_BATCH = 1000;
+
 export type AuditVerdict =
   | { ok: true; records: number; head: string }
   | { ok: false; records: number; seq: number; problem: string };
@@ -13,22 +16,57 @@ export interface AuditService {
   record(entry: Omit<repo.NewAuditEntry, 'at'> & { at?: Date }): Promise<void>;
   /** Appends within a transaction the caller already holds (its own rows and the audit commit together). */
   appendWithin(tx: Kysely<DB>, entries: readonly repo.NewAuditEntry[]): Promise<void>;
+  /** Brings release attempts written so far into the chain; returns how many it added. */
+  catchUp(): Promise<number>;
+  /** Runs catchUp every `intervalMs` until stop() (the key service does, on every node). */
+  start(intervalMs?: number): void;
+  stop(): Promise<void>;
   list(filter: repo.AuditFilter): Promise<repo.StoredAuditEntry[]>;
   /** Recomputes the whole chain from the first record; names the first record that does not fit. */
   verify(opts?: { pageSize?: number }): Promise<AuditVerdict>;
 }
 
-export function createAuditService(deps: { db: Kysely<DB>; now?: () => Date }): AuditService {
+export function createAuditService(deps: { db: Kysely<DB>; now?: () => Date; log?: { error(obj: object, msg: string): void } }): AuditService {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
   const batch = createRowBatcher((entries: repo.NewAuditEntry[]) => db.transaction().execute((tx) => repo.appendEntries(tx, entries)));
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<unknown> = Promise.resolve();
+
+  async function catchUp(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await db.transaction().execute((tx) => repo.chainReleaseEvents(tx, CHAIN_BATCH));
+      total += n;
+      if (n < CHAIN_BATCH) return total;
+    }
+  }
 
   return {
     record: (entry) => batch.add({ ...entry, at: entry.at ?? now() }),
     appendWithin: (tx, entries) => repo.appendEntries(tx, entries),
-    list: (filter) => repo.listEntries(db, filter),
+    catchUp,
+    start(intervalMs = 1000) {
+      if (timer) return;
+      timer = setInterval(() => {
+        running = catchUp().catch((err: unknown) => deps.log?.error({ err }, 'audit chain catch-up failed; retrying'));
+      }, intervalMs);
+      // A pending catch-up never keeps the process alive: the next start takes over.
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await running;
+    },
+    async list(filter) {
+      await catchUp();
+      return repo.listEntries(db, filter);
+    },
 
     async verify(opts = {}) {
+      // Release attempts not yet chained are chained first, so the verdict covers them too.
+      await catchUp();
       const pageSize = opts.pageSize ?? 1000;
       let previous: Uint8Array = GENESIS;
       let expectedSeq = 1;

@@ -8,11 +8,6 @@ import { decideRelease, type Decision, type Opener } from './release-rules.ts';
 import { buildReadReceipt } from './read-receipt.ts';
 import * as repo from './release-repository.ts';
 import { createRowBatcher } from '../../db/row-batcher.ts';
-import type { ReleaseEventsTable } from '../../db/schema.ts';
-import type { NewAuditEntry } from '../audit/audit-repository.ts';
-import type { AuditService } from '../audit/audit-service.ts';
-
-type ReleaseEventResult = ReleaseEventsTable['result'];
 
 export type ReleaseMode = 'applet' | 'server';
 
@@ -42,41 +37,19 @@ export interface ReleaseService {
   openings(envelopeId: string): ReturnType<typeof repo.listOpenings>;
 }
 
-interface ReleaseRecord {
-  orgId: string | null;
-  event: { envelope_id: string; account_id: string | null; address: string | null; at: Date; ip: string | null; mode: 'applet' | 'server'; result: ReleaseEventResult };
-}
-
-function auditEntryOf(r: ReleaseRecord): NewAuditEntry {
-  return {
-    orgId: r.orgId,
-    at: r.event.at,
-    actor: r.event.account_id ? `account:${r.event.account_id}` : 'anonymous',
-    action: 'release',
-    subject: r.event.envelope_id,
-    detail: { result: r.event.result, mode: r.event.mode, address: r.event.address, ip: r.event.ip },
-  };
-}
-
 export function createReleaseService(deps: {
   db: Kysely<DB>;
   envelopes: EnvelopeService;
   mail: MailService;
   i18n: i18n;
-  audit: AuditService;
   now?: () => Date;
   log?: FastifyBaseLogger;
 }): ReleaseService {
   const { db, envelopes } = deps;
   const now = deps.now ?? (() => new Date());
-  // Release records from concurrent openings share one INSERT (and one commit).
-  // Each attempt is also an audit record; both commit together, so neither exists without the other.
-  const records = createRowBatcher((rows: ReleaseRecord[]) =>
-    db.transaction().execute(async (tx) => {
-      await repo.insertReleaseEvents(tx, rows.map((r) => r.event));
-      await deps.audit.appendWithin(tx, rows.map((r) => auditEntryOf(r)));
-    }),
-  );
+  // Release records from concurrent openings share one INSERT (and one commit). The audit chain
+  // takes them in a moment later (src/domain/audit/audit-service.ts, catchUp).
+  const records = createRowBatcher((rows: Parameters<typeof repo.insertReleaseEvents>[1]) => repo.insertReleaseEvents(db, rows));
   // (envelope, address) pairs this process has seen opened: a repeat opening skips the write
   // that only the first one needs. Losing this memo (a restart, another node) only costs that
   // write again; the database decides "first" either way.
@@ -104,16 +77,13 @@ export function createReleaseService(deps: {
       const found = await envelopes.getWithShare(request.envelopeId);
       const decision = decideRelease(found?.envelope ?? null, request.opener, request.openedAt, at);
       await records.add({
-        orgId: found?.envelope.orgId ?? null,
-        event: {
-          envelope_id: request.envelopeId,
-          account_id: request.opener.session?.accountId ?? null,
-          address: decision.ok ? decision.address : null,
-          at,
-          ip: request.ip,
-          mode: request.mode,
-          result: decision.ok ? 'released' : decision.reason,
-        },
+        envelope_id: request.envelopeId,
+        account_id: request.opener.session?.accountId ?? null,
+        address: decision.ok ? decision.address : null,
+        at,
+        ip: request.ip,
+        mode: request.mode,
+        result: decision.ok ? 'released' : decision.reason,
       });
       if (!decision.ok || !found) return decision.ok ? { ok: false, reason: 'unknown', envelope: null } : decision;
       const key = `${decision.envelope.id}\0${decision.address}`;
@@ -132,11 +102,7 @@ export function createReleaseService(deps: {
     },
 
     async recordTampered(request) {
-      const envelope = await envelopes.get(request.envelopeId);
-      await records.add({
-        orgId: envelope?.orgId ?? null,
-        event: { envelope_id: request.envelopeId, account_id: request.opener.session?.accountId ?? null, address: null, at: now(), ip: request.ip, mode: request.mode, result: 'tampered' },
-      });
+      await records.add({ envelope_id: request.envelopeId, account_id: request.opener.session?.accountId ?? null, address: null, at: now(), ip: request.ip, mode: request.mode, result: 'tampered' });
     },
 
     events: (envelopeId) => repo.listReleaseEvents(db, envelopeId),
