@@ -4,6 +4,8 @@ import { SMTPServer } from 'smtp-server';
 
 export interface SunkMail {
   to: string[];
+  /** whether the session had done STARTTLS */
+  secure: boolean;
   raw: Buffer;
   parsed: Awaited<ReturnType<typeof PostalMime.parse>>;
 }
@@ -16,13 +18,17 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
-/** A real SMTP server on 127.0.0.1 that keeps every message it accepts (a recipient's mailbox). */
-export async function startSmtpSink(): Promise<SmtpSink> {
+/**
+ * A real SMTP server on 127.0.0.1 that keeps every message it accepts (a recipient's mailbox).
+ * With `tls` it offers STARTTLS with that certificate; without, it offers none.
+ */
+export async function startSmtpSink(opts: { tls?: { key: Buffer; cert: Buffer } } = {}): Promise<SmtpSink> {
   const mails: SunkMail[] = [];
   const waiters: (() => void)[] = [];
   const server = new SMTPServer({
     authOptional: true,
-    disabledCommands: ['STARTTLS'],
+    disabledCommands: opts.tls ? ['AUTH'] : ['STARTTLS'],
+    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert } : {}),
     logger: false,
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -30,7 +36,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
       stream.on('end', () => {
         const raw = Buffer.concat(chunks);
         PostalMime.parse(raw).then((parsed) => {
-          mails.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), raw, parsed });
+          mails.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), secure: Boolean(session.secure), raw, parsed });
           waiters.splice(0).forEach((w) => w());
           callback();
         }, callback);

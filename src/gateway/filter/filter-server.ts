@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import type { Logger } from 'pino';
 import { TryLater, type Outcome } from './process-message.ts';
@@ -15,7 +15,11 @@ export interface FilterServerOptions {
 
 export interface FilterServer {
   port: number;
-  close(): Promise<void>;
+  /**
+   * Stops taking connections and waits for the ones open. `abrupt` cuts them instead, as a crash
+   * would (the MTA then keeps and retries whatever was not answered 250); tests use it.
+   */
+  close(opts?: { abrupt?: boolean }): Promise<void>;
 }
 
 /**
@@ -67,9 +71,18 @@ export async function startFilterServer(opts: FilterServerOptions): Promise<Filt
     server.listen(opts.port, opts.host, () => resolve());
   });
   server.on('error', (err) => opts.log.error({ err }, 'smtp server error'));
-  const address = (server as unknown as { server: { address(): AddressInfo } }).server.address();
+  const net = (server as unknown as { server: Server }).server;
+  const sockets = new Set<Socket>();
+  net.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
   return {
-    port: address.port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    port: (net.address() as AddressInfo).port,
+    close: (closeOpts = {}) =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if (closeOpts.abrupt) for (const socket of sockets) socket.destroy();
+      }),
   };
 }
