@@ -13,6 +13,8 @@ export interface SunkMail {
 export interface SmtpSink {
   url: string;
   mails: SunkMail[];
+  /** SMTP sessions opened so far (probes included) */
+  connections(): number;
   /** The first mail to `address` whose subject matches, waiting for it up to `timeoutMs`. */
   waitFor(address: string, subject?: RegExp, timeoutMs?: number): Promise<SunkMail>;
   close(): Promise<void>;
@@ -25,7 +27,12 @@ export interface SmtpSink {
 export async function startSmtpSink(opts: { tls?: { key: Buffer; cert: Buffer } } = {}): Promise<SmtpSink> {
   const mails: SunkMail[] = [];
   const waiters: (() => void)[] = [];
+  let connections = 0;
   const server = new SMTPServer({
+    onConnect(_session, callback) {
+      connections += 1;
+      callback();
+    },
     authOptional: true,
     disabledCommands: opts.tls ? ['AUTH'] : ['STARTTLS'],
     ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert } : {}),
@@ -50,6 +57,7 @@ export async function startSmtpSink(opts: { tls?: { key: Buffer; cert: Buffer } 
   return {
     url: `smtp://127.0.0.1:${port}`,
     mails,
+    connections: () => connections,
     async waitFor(address, subject, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
