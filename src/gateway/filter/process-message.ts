@@ -7,6 +7,7 @@ import { ProfileError, sealMessage } from '../seal.ts';
 import { buildFailureNotice, type FailureReason } from './failure-notice.ts';
 import { messageKey, type Journal } from './journal.ts';
 import type { Reinjector } from './reinject.ts';
+import type { DestinationTls } from '../policy/policy-config.ts';
 
 /** What the rules decided for one message (src/gateway/rules produce it). */
 export interface FilterDecision {
@@ -20,8 +21,6 @@ export interface FilterDecision {
     tls: 'always' | 'try-first';
   } | null;
 }
-
-export type DestinationTls = 'none' | 'preferred' | 'required';
 
 /** One encryption profile as the gateway reaches it: its credential's client, its settings. */
 export interface ProfileHandle {
@@ -108,10 +107,19 @@ export async function processMessage(message: { raw: Uint8Array; sender: string;
   // been handed back yet when it does.
   if (toSeal.length > 0 && !deps.journal.done(key, 'sealed')) {
     const handle = deps.profile(encrypt.profile);
-    const info = handle ? await handle.info() : null;
+    // A profile the key service refuses to describe (a revoked credential, a newer format) is
+    // answered like any other sealing failure below: wait, then notify.
+    let info: GatewayProfileInfo | null = null;
+    let infoError: unknown = null;
+    try {
+      info = handle ? await handle.info() : null;
+    } catch (err) {
+      infoError = err;
+    }
     const settings = info?.profile.settings ?? DEFAULT_PROFILE_SETTINGS;
     let sealed: Buffer;
     try {
+      if (infoError) throw infoError;
       if (!handle) throw new ProfileError(`no credential for the profile "${encrypt.profile}" in the gateway configuration`);
       if (!info) throw new KeyServiceError('unreachable', `the key service could not be reached to describe the profile "${encrypt.profile}"`);
       const result = await sealMessage(
