@@ -162,6 +162,19 @@ t.test('header changes keep everything else byte for byte', async (t) => {
   t.same(d.encrypt, { profile: 'Standard', subject: null, tls: 'always' });
 });
 
+t.test('a large message is read within bounds: headers and first text by postal-mime, every attachment by streaming', async (t) => {
+  const head = 'From: a@example.org\r\nTo: b@example.net\r\nSubject: big one\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nSSN 123-45-6789\r\n--x\r\nContent-Type: application/octet-stream; name="data.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n';
+  const filler = 'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n'.repeat(90_000);
+  const tail = '--x\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="late.pdf"\r\n\r\nJVBE\r\n--x--\r\n';
+  const raw = Buffer.from(head + filler + tail);
+  t.ok(raw.length > 6 * 1024 * 1024);
+  const m = await ruleMessageFromRaw(raw, ENVELOPE);
+  t.same(m.attachments, [{ name: 'data.bin', type: 'application/octet-stream' }, { name: 'late.pdf', type: 'application/pdf' }], 'an attachment far into the message is still seen');
+  t.equal(m.subject, 'big one');
+  const c = config('  - name: r\n    if: { all: [ { body: { detector: ssn } }, { attachmentName: { is: late.pdf } } ] }\n    then: [ { encrypt: { profile: Standard } } ]\n');
+  t.ok(evaluateRules(c.rules, m).encrypt, 'rules apply to it');
+});
+
 t.test('a whole configuration', async (t) => {
   const c = config('  - name: r\n    then: [ { encrypt: { profile: Standard } } ]\n', 'destinations: { default: preferred, domains: { bank.example: required } }\ntlsProbe: { cacheTtl: 30m, static: { bank.example: "127.0.0.1:2525" } }\nmaxMessageSize: 30MB\n');
   t.same(c.listen, { host: '127.0.0.1', port: 10025 });

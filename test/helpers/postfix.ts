@@ -68,6 +68,8 @@ export interface PostfixOptions {
   transports?: Record<string, Hop>;
   /** An after-queue content filter (the gateway under test); null or absent: none. */
   contentFilter?: Hop | null;
+  /** How many deliveries to the content filter run at once (its transport's maxproc; default 4). */
+  filterProcesses?: number;
   /**
    * maximal_queue_lifetime and bounce_queue_lifetime, e.g. '1h' (the default) or '0', which
    * makes Postfix bounce after the first failed attempt (for tests of "retry, then bounce").
@@ -399,7 +401,7 @@ function planInstances(root: string, id: string, opts: PostfixOptions, ports: { 
     service('relay', 'unix', '-', '-', '-', 'smtp'),
     // FILTER_README's client for the content filter: pass the client's identity on, and do not
     // let Postfix rewrite 8bit bodies on the way to the filter.
-    service('filter', 'unix', '-', '-', '4', 'smtp', {
+    service('filter', 'unix', '-', '-', String(opts.filterProcesses ?? 4), 'smtp', {
       smtp_send_xforward_command: 'yes',
       disable_mime_output_conversion: 'yes',
       smtp_tls_security_level: 'none',

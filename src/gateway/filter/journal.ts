@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -17,8 +18,8 @@ export interface Journal {
   firstSeen(key: string): Date;
   /** Whether this part of this message was already handed back. */
   done(key: string, part: string): boolean;
-  /** Records that this part was handed back; durable when it returns. */
-  markDone(key: string, part: string): void;
+  /** Records that this part was handed back; durable (on disk) when the promise resolves. */
+  markDone(key: string, part: string): Promise<void>;
   /** Records that the message is finished (every part handed back, or a failure notice sent). */
   finish(key: string): void;
   /** Messages seen but not finished: the ones waiting for the key service. */
@@ -83,15 +84,48 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
   closeSync(fd);
   renameSync(tmp, file);
 
+  // Only "done" must be on disk before the gateway answers: it is what keeps a part from going
+  // out twice. A lost "seen" (the machine failing, not the process) only restarts the queue
+  // timeout; a lost "finished" only leaves a stale "waiting" count. Neither waits for the disk.
   const append = (line: Line) => {
     appendFileSync(file, `${JSON.stringify(line)}\n`);
-    const fd = openSync(file, 'r');
+  };
+  // "done" lines are group-committed: every line written while one fsync runs goes to disk with
+  // the next one, so many messages share a flush and the event loop never waits on the disk.
+  let pendingLines: string[] = [];
+  let pendingWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  let flushing = false;
+  const flush = async (): Promise<void> => {
+    flushing = true;
     try {
-      fsyncSync(fd);
+      while (pendingLines.length > 0) {
+        const lines = pendingLines;
+        const waiters = pendingWaiters;
+        pendingLines = [];
+        pendingWaiters = [];
+        try {
+          const handle = await open(file, 'a');
+          try {
+            await handle.appendFile(lines.join(''));
+            await handle.datasync();
+          } finally {
+            await handle.close();
+          }
+          for (const w of waiters) w.resolve();
+        } catch (err) {
+          for (const w of waiters) w.reject(err);
+        }
+      }
     } finally {
-      closeSync(fd);
+      flushing = false;
     }
   };
+  const appendDurably = (line: Line): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      pendingLines.push(`${JSON.stringify(line)}\n`);
+      pendingWaiters.push({ resolve, reject });
+      if (!flushing) void flush();
+    });
 
   const entryFor = (key: string): Entry => {
     let entry = entries.get(key);
@@ -106,10 +140,10 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
   return {
     firstSeen: (key) => new Date(entryFor(key).seen),
     done: (key, part) => entries.get(key)?.parts.has(part) ?? false,
-    markDone(key, part) {
+    async markDone(key, part) {
       const entry = entryFor(key);
       if (entry.parts.has(part)) return;
-      append({ k: key, e: 'done', p: part, t: now().getTime() });
+      await appendDurably({ k: key, e: 'done', p: part, t: now().getTime() });
       entry.parts.add(part);
     },
     finish(key) {

@@ -72,19 +72,20 @@ export class TryLater extends Error {
 export async function processMessage(message: { raw: Uint8Array; sender: string; recipients: readonly string[] }, deps: ProcessDeps): Promise<Outcome> {
   const now = deps.now ?? (() => new Date());
   const key = messageKey(message.raw, message.sender, message.recipients);
-  const firstSeen = deps.journal.firstSeen(key);
   const decision = await deps.decide(message.raw, { sender: message.sender, recipients: message.recipients });
 
   if (!decision.encrypt) {
     if (!deps.journal.done(key, 'clear')) {
       await handBack(deps.reinject, { from: message.sender, to: message.recipients, raw: decision.raw });
-      deps.journal.markDone(key, 'clear');
+      await deps.journal.markDone(key, 'clear');
     }
     deps.journal.finish(key);
     return { kind: 'passed' };
   }
 
   const encrypt = decision.encrypt;
+  // Since when it waits for encryption (recorded at the first attempt), for the queue timeout.
+  const firstSeen = deps.journal.firstSeen(key);
   const overTls: string[] = [];
   const toSeal: string[] = [];
   for (const rcpt of message.recipients) {
@@ -142,7 +143,7 @@ export async function processMessage(message: { raw: Uint8Array; sender: string;
       return { kind: 'notified', reason: reason === 'unreachable' ? 'timeout' : reason };
     }
     await handBack(deps.reinject, { from: message.sender, to: toSeal, raw: sealed });
-    deps.journal.markDone(key, 'sealed');
+    await deps.journal.markDone(key, 'sealed');
   }
   if (overTls.length > 0) await handOverTls(message, decision, overTls, deps, key);
   deps.journal.finish(key);
@@ -152,7 +153,7 @@ export async function processMessage(message: { raw: Uint8Array; sender: string;
 async function handOverTls(message: { sender: string }, decision: FilterDecision, to: string[], deps: ProcessDeps, key: string): Promise<void> {
   if (deps.journal.done(key, 'tls')) return;
   await handBack(deps.reinjectTls, { from: message.sender, to, raw: decision.raw });
-  deps.journal.markDone(key, 'tls');
+  await deps.journal.markDone(key, 'tls');
 }
 
 async function handBack(reinjector: Reinjector, message: { from: string; to: readonly string[]; raw: Uint8Array }): Promise<void> {
@@ -199,7 +200,7 @@ async function notify(
     // From the null sender (RFC 5321 section 4.5.5), so a failing notice cannot bounce back here.
     await handBack(deps.reinject, { from: '', to: [message.sender], raw: notice });
   }
-  deps.journal.markDone(key, 'notice');
+  await deps.journal.markDone(key, 'notice');
 }
 
 /** The header block of a message (up to the first empty line), at most 64 KB of it. */

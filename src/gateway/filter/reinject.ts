@@ -35,7 +35,9 @@ export function createReinjector(target: ReinjectTarget, opts: { name?: string; 
     secure: false,
     ignoreTLS: true,
     pool: true,
-    maxConnections: 4,
+    // As many as the MTA runs deliveries to the filter at once (FILTER_README: maxproc 10-20).
+    maxConnections: 16,
+    maxMessages: Infinity,
     name: opts.name ?? 'waxseal-gateway',
     connectionTimeout: opts.timeoutMs ?? 30_000,
     socketTimeout: opts.timeoutMs ?? 120_000,
