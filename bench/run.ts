@@ -13,6 +13,8 @@ import { benchUploads } from './uploads.ts';
 import { benchReleases } from './releases.ts';
 import { benchSignins } from './signins.ts';
 import { benchOpenTime } from './open-time.ts';
+import { benchGatewayMemory, benchGatewayRate } from './gateway.ts';
+import { postfixAvailable } from '../test/helpers/postfix.ts';
 import { chromiumPath } from '../test/helpers/chromium.ts';
 import { createPostgresDatabase } from '../test/helpers/databases.ts';
 import { listenKeyService, provisionProfile } from '../test/helpers/key-service.ts';
@@ -98,6 +100,28 @@ if (chromiumPath() === null) {
     const target = 2 * r.rawMs + 300;
     out(`| ${r.sizeMB} MB | ${r.rawMs.toFixed(0)} ms | ${r.openMs.toFixed(0)} ms | ${target.toFixed(0)} ms | ${r.openMs <= target ? 'ok' : 'MISSED'} |`);
   }
+}
+out();
+
+// The gateway in Postfix's mail flow: rate against Postfix alone, and peak memory for 25 MB.
+out('## Messages per second through Postfix with the gateway as content filter (50 KB messages, 20 rules) vs Postfix relaying them alone (target: at least half of Postfix\'s rate)');
+out();
+const postfix = postfixAvailable();
+if (!postfix.ok) {
+  out(`Postfix cannot run here (${postfix.reason}): gateway benchmark DID NOT RUN.`);
+} else {
+  const gatewayCredential = await provisionProfile(ks, 'GatewayBench', { securityLevel: 'medium' });
+  const rate = await benchGatewayRate({ keyServiceUrl: ks.url, credential: gatewayCredential, messages: 300, bytes: 50 * 1024 });
+  out('| Postfix alone | gateway, no rule matches (20 evaluated) | ratio | gateway, every message sealed | ratio |');
+  out('|---|---|---|---|---|');
+  const passRatio = rate.passPerSecond / rate.postfixPerSecond;
+  const sealRatio = rate.sealPerSecond / rate.postfixPerSecond;
+  out(`| ${rate.postfixPerSecond.toFixed(0)}/s | ${rate.passPerSecond.toFixed(0)}/s | ${pct(passRatio)} ${passRatio >= 0.5 ? 'ok' : 'MISSED'} | ${rate.sealPerSecond.toFixed(0)}/s | ${pct(sealRatio)} ${sealRatio >= 0.5 ? 'ok' : 'MISSED'} |`);
+  out();
+  const gwMem = await benchGatewayMemory({ keyServiceUrl: ks.url, credential: gatewayCredential, bytes: 25 * MB - 64 * 1024 });
+  out('| message through `waxseal gateway run` (sealed, by reference) | process at start | peak RSS (VmHWM) |');
+  out('|---|---|---|');
+  out(`| ${(gwMem.messageBytes / MB).toFixed(1)} MB | ${(gwMem.startBytes / MB).toFixed(0)} MB | ${(gwMem.peakBytes / MB).toFixed(0)} MB |`);
 }
 out();
 await ks.close();
