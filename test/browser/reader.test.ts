@@ -134,6 +134,12 @@ t.test('the message view in Chromium', { skip }, async (t) => {
       leaf('image/png', PNG, [['Content-ID', '<front@waxseal.test>'], ['Content-Disposition', 'inline; filename="front.png"']]),
     ]),
   );
+  // Large enough for the two-step view: head and text first, then every attachment.
+  const bigFile = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 2654435761) >>> 24));
+  const largeMessage = message(
+    { subject: 'Drawings' },
+    multipart('mixed', [leaf('text/plain; charset=utf-8', 'The drawings are attached.'), leaf('application/octet-stream', bigFile, [['Content-Disposition', 'attachment; filename="drawings.bin"']])]),
+  );
   const list = await Promise.all([
     seal(attachmentsRaw, 'aes-256-gcm'),
     seal(cidMessage, 'aes-192-gcm', 'share', 'cross-origin'),
@@ -141,8 +147,9 @@ t.test('the message view in Chromium', { skip }, async (t) => {
     seal(attachmentsRaw, 'aes-256-gcm', 'share', 'tampered'),
     seal(attachmentsRaw, 'aes-256-gcm', 'refuse'),
     seal(attachmentsRaw, 'aes-256-gcm', 'share', 'missing'),
+    seal(largeMessage, 'aes-256-gcm'),
   ]);
-  const [plain, aes192, hostile, tampered, refused, missing] = list as [TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope];
+  const [plain, aes192, hostile, tampered, refused, missing, large] = list as [TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope];
   const apps = await startApps(new Map(list.map((e) => [e.id, e])));
   const browser: Browser = await launchChromium();
   t.teardown(async () => {
@@ -194,6 +201,17 @@ t.test('the message view in Chromium', { skip }, async (t) => {
     await page.reload();
     await page.getByText('Three reports attached.').waitFor();
     t.pass('a reload opens the message again (the secret is kept for this tab)');
+    await page.context().close();
+  });
+
+  await t.test('a large message: its text first, then every attachment, whole', async (t) => {
+    const page = await newPage();
+    await page.goto(`${apps.url}/open/${large.id}#${large.secret}`);
+    await page.getByText('The drawings are attached.').waitFor();
+    await page.locator('#status', { hasText: 'Your message is open.' }).waitFor();
+    t.match(await page.locator('#attachments').textContent(), /drawings\.bin \(application\/octet-stream, 3(\.\d)? MB\)/, 'listed with its whole size once parsed');
+    const got = await download(page, () => page.getByRole('button', { name: 'drawings.bin', exact: true }).click());
+    t.ok(got.bytes.equals(bigFile), 'the attachment beyond the first megabytes downloads byte-identical');
     await page.context().close();
   });
 
