@@ -113,6 +113,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Release attempts join the audit chain in the background, on every node (the chain's lock
   // keeps them in one order); the last batch is finished before the app closes.
   services.audit.start();
-  app.addHook('onClose', async () => services.audit.stop());
+  // Read-by notices: every node sweeps once a minute; claims on the envelope rows keep them apart.
+  services.readBy.start();
+  app.addHook('onClose', async () => {
+    await services.audit.stop();
+    await services.readBy.stop();
+  });
   return app;
 }

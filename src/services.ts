@@ -9,6 +9,7 @@ import type { PayloadStore } from './domain/payloads/payload-store.ts';
 import { createProfileService, type ProfileService } from './domain/profiles/profile-service.ts';
 import { createMailService, type MailService } from './domain/mail/mail-service.ts';
 import { createReleaseService, type ReleaseService } from './domain/releases/release-service.ts';
+import { createReadByNotices, type ReadByNotices } from './domain/notices/read-by-notices.ts';
 import { createOpeningSealer, type OpeningSealer } from './domain/releases/opening-seal.ts';
 import { createI18n } from './i18n/create-i18n.ts';
 import { LOCALES_DIR } from './paths.ts';
@@ -26,6 +27,7 @@ export interface Services {
   credentials: CredentialService;
   envelopes: EnvelopeService;
   releases: ReleaseService;
+  readBy: ReadByNotices;
   openings: OpeningSealer;
   accounts: AccountService;
   sessions: SessionService;
@@ -59,6 +61,7 @@ export function createServices(deps: {
     credentials: createCredentialService({ db, profiles, audit, now: deps.now }),
     envelopes,
     releases: createReleaseService({ db, envelopes, mail, i18n, now: deps.now }),
+    readBy: createReadByNotices({ db, mail, i18n, now: deps.now }),
     openings: createOpeningSealer(deps.keyRing),
     ...createAccountServices({ db, mail, i18n, publicUrl: deps.publicUrl ?? 'http://localhost:8080', hasher: deps.hasher, now: deps.now }),
   };

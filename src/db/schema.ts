@@ -78,6 +78,9 @@ export interface EnvelopesTable {
   locked_at: NullableTimestamp;
   lock_reason: string | null;
   created_at: Timestamp;
+  read_by_notified_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  read_by_claimed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  read_by_claimed_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** Mail kept instead of sent while no SMTP server is configured (see migrations/0002_outbox.sql). */
