@@ -23,6 +23,7 @@ import { openRoutes } from './routes/open.ts';
 import { buildReaderBundle } from './reader/bundle.ts';
 import { accountPageRoutes } from './routes/account-pages.ts';
 import { accountSettingsRoutes } from './routes/account-settings.ts';
+import { sentPageRoutes } from './routes/sent-pages.ts';
 import type { i18n } from 'i18next';
 
 export interface AppDeps {
@@ -107,6 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(openRoutes, { config, services, pages });
   await app.register(accountPageRoutes, { services, pages, i18n });
   await app.register(accountSettingsRoutes, { services, pages, i18n });
+  await app.register(sentPageRoutes, { services, pages, i18n });
   if (services.mail.mode === 'outbox') {
     await app.register(outboxRoutes, { mail: services.mail, i18n, views: VIEWS_DIR });
   }

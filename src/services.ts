@@ -10,6 +10,7 @@ import { createProfileService, type ProfileService } from './domain/profiles/pro
 import { createMailService, type MailService } from './domain/mail/mail-service.ts';
 import { createReleaseService, type ReleaseService } from './domain/releases/release-service.ts';
 import { createReadByNotices, type ReadByNotices } from './domain/notices/read-by-notices.ts';
+import { createSentService, type SentService } from './domain/senders/sent-service.ts';
 import { createOpeningSealer, type OpeningSealer } from './domain/releases/opening-seal.ts';
 import { createI18n } from './i18n/create-i18n.ts';
 import { LOCALES_DIR } from './paths.ts';
@@ -28,6 +29,7 @@ export interface Services {
   envelopes: EnvelopeService;
   releases: ReleaseService;
   readBy: ReadByNotices;
+  sent: SentService;
   openings: OpeningSealer;
   accounts: AccountService;
   sessions: SessionService;
@@ -53,6 +55,7 @@ export function createServices(deps: {
   const profiles = createProfileService({ db, audit, now: deps.now });
   const mail = createMailService({ db, smtpUrl: deps.mail?.smtpUrl ?? null, from: deps.mail?.from ?? 'Waxseal <noreply@localhost>', now: deps.now });
   const envelopes = createEnvelopeService({ db, keyRing: deps.keyRing, payloads: deps.payloads, now: deps.now });
+  const accountServices = createAccountServices({ db, mail, i18n, publicUrl: deps.publicUrl ?? 'http://localhost:8080', hasher: deps.hasher, now: deps.now });
   return {
     audit,
     mail,
@@ -63,7 +66,8 @@ export function createServices(deps: {
     releases: createReleaseService({ db, envelopes, mail, i18n, now: deps.now }),
     readBy: createReadByNotices({ db, mail, i18n, now: deps.now }),
     openings: createOpeningSealer(deps.keyRing),
-    ...createAccountServices({ db, mail, i18n, publicUrl: deps.publicUrl ?? 'http://localhost:8080', hasher: deps.hasher, now: deps.now }),
+    ...accountServices,
+    sent: createSentService({ db, accounts: accountServices.accounts, audit, now: deps.now }),
   };
 }
 

@@ -1,0 +1,52 @@
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+
+const COLUMNS = ['id', 'org_id', 'sender', 'subject', 'created_at', 'expires_at', 'read_by', 'locked_at', 'lock_reason', 'recipients_to', 'recipients_cc', 'recipients_bcc'] as const;
+
+export type SentRow = Awaited<ReturnType<typeof listSent>>['rows'][number];
+
+/** Envelopes sent from any of `senders`, newest first, optionally filtered by subject or recipient. */
+export async function listSent(db: Kysely<DB>, senders: readonly string[], opts: { q: string | null; offset: number; limit: number }) {
+  let query = db.selectFrom('envelopes').where('sender', 'in', senders);
+  if (opts.q) {
+    const like = `%${opts.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where((eb) =>
+      eb.or([
+        eb('subject', 'ilike', like),
+        sql<boolean>`exists (select 1 from unnest(recipients_to || recipients_cc || recipients_bcc) as r(address) where r.address ilike ${like})`,
+      ]),
+    );
+  }
+  const rows = await query.select(COLUMNS).orderBy('created_at', 'desc').orderBy('id').offset(opts.offset).limit(opts.limit + 1).execute();
+  return { rows: rows.slice(0, opts.limit), more: rows.length > opts.limit };
+}
+
+export async function findSent(db: Kysely<DB>, senders: readonly string[], id: string) {
+  return (await db.selectFrom('envelopes').select(COLUMNS).where('id', '=', id).where('sender', 'in', senders).executeTakeFirst()) ?? null;
+}
+
+export async function openingsOf(db: Kysely<DB>, ids: readonly string[]) {
+  if (ids.length === 0) return [];
+  return db.selectFrom('envelope_openings').select(['envelope_id', 'address', 'first_opened_at']).where('envelope_id', 'in', ids).execute();
+}
+
+export async function setLock(db: Kysely<DB>, id: string, lock: { at: Date; reason: string } | null): Promise<void> {
+  await db
+    .updateTable('envelopes')
+    .set(lock ? { locked_at: lock.at, lock_reason: lock.reason } : { locked_at: null, lock_reason: null })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** New dates; a new read-by date is owed a notice of its own, so that state starts over. */
+export async function setDates(db: Kysely<DB>, id: string, dates: { expiresAt: Date | null; readBy: Date | null }, readByChanged: boolean): Promise<void> {
+  await db
+    .updateTable('envelopes')
+    .set({
+      expires_at: dates.expiresAt,
+      read_by: dates.readBy,
+      ...(readByChanged ? { read_by_notified_at: null, read_by_claimed_at: null, read_by_claimed_by: null } : {}),
+    })
+    .where('id', '=', id)
+    .execute();
+}
