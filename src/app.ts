@@ -23,6 +23,7 @@ import { openRoutes } from './routes/open.ts';
 import { buildReaderBundle } from './reader/bundle.ts';
 import { accountPageRoutes } from './routes/account-pages.ts';
 import { accountSettingsRoutes } from './routes/account-settings.ts';
+import { adminMessagesApiRoutes } from './routes/admin-messages-api.ts';
 import { sentPageRoutes } from './routes/sent-pages.ts';
 import type { i18n } from 'i18next';
 
@@ -102,6 +103,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { ping: () => database.ping() });
   await app.register(adminApiRoutes, { prefix: '/api/v1/admin', services });
+  await app.register(adminMessagesApiRoutes, { prefix: '/api/v1/admin', services });
   await app.register(gatewayApiRoutes, { prefix: '/api/v1', services, config });
   await app.register(payloadRoutes, { services });
   await app.register(assetRoutes, { publicDir: PUBLIC_DIR, lazy: new Map([['reader.js', buildReaderBundle]]) });

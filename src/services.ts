@@ -10,7 +10,7 @@ import { createProfileService, type ProfileService } from './domain/profiles/pro
 import { createMailService, type MailService } from './domain/mail/mail-service.ts';
 import { createReleaseService, type ReleaseService } from './domain/releases/release-service.ts';
 import { createReadByNotices, type ReadByNotices } from './domain/notices/read-by-notices.ts';
-import { createSentService, type SentService } from './domain/senders/sent-service.ts';
+import { createOrgMessageService, createSentService, type OrgMessageService, type SentService } from './domain/senders/sent-service.ts';
 import { createOpeningSealer, type OpeningSealer } from './domain/releases/opening-seal.ts';
 import { createI18n } from './i18n/create-i18n.ts';
 import { LOCALES_DIR } from './paths.ts';
@@ -30,6 +30,7 @@ export interface Services {
   releases: ReleaseService;
   readBy: ReadByNotices;
   sent: SentService;
+  orgMessages: OrgMessageService;
   openings: OpeningSealer;
   accounts: AccountService;
   sessions: SessionService;
@@ -68,6 +69,7 @@ export function createServices(deps: {
     openings: createOpeningSealer(deps.keyRing),
     ...accountServices,
     sent: createSentService({ db, accounts: accountServices.accounts, audit, now: deps.now }),
+    orgMessages: createOrgMessageService({ db, audit, now: deps.now }),
   };
 }
 

@@ -3,22 +3,36 @@ import type { DB } from '../../db/schema.ts';
 
 const COLUMNS = ['id', 'org_id', 'sender', 'subject', 'created_at', 'expires_at', 'read_by', 'locked_at', 'lock_reason', 'recipients_to', 'recipients_cc', 'recipients_bcc'] as const;
 
+/** A LIKE pattern matching `q` anywhere, its own wildcards taken literally. */
+const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+const anyRecipientLike = (like: string) => sql<boolean>`exists (select 1 from unnest(recipients_to || recipients_cc || recipients_bcc) as r(address) where r.address ilike ${like})`;
+
 export type SentRow = Awaited<ReturnType<typeof listSent>>['rows'][number];
 
 /** Envelopes sent from any of `senders`, newest first, optionally filtered by subject or recipient. */
 export async function listSent(db: Kysely<DB>, senders: readonly string[], opts: { q: string | null; offset: number; limit: number }) {
   let query = db.selectFrom('envelopes').where('sender', 'in', senders);
   if (opts.q) {
-    const like = `%${opts.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    query = query.where((eb) =>
-      eb.or([
-        eb('subject', 'ilike', like),
-        sql<boolean>`exists (select 1 from unnest(recipients_to || recipients_cc || recipients_bcc) as r(address) where r.address ilike ${like})`,
-      ]),
-    );
+    const like = likePattern(opts.q);
+    query = query.where((eb) => eb.or([eb('subject', 'ilike', like), anyRecipientLike(like)]));
   }
   const rows = await query.select(COLUMNS).orderBy('created_at', 'desc').orderBy('id').offset(opts.offset).limit(opts.limit + 1).execute();
   return { rows: rows.slice(0, opts.limit), more: rows.length > opts.limit };
+}
+
+/** An organisation's envelopes, newest first (administrators: metadata only, never content). */
+export async function listInOrg(db: Kysely<DB>, orgId: string, opts: { q: string | null; offset: number; limit: number }) {
+  let query = db.selectFrom('envelopes').where('org_id', '=', orgId);
+  if (opts.q) {
+    const like = likePattern(opts.q);
+    query = query.where((eb) => eb.or([eb('subject', 'ilike', like), eb('sender', 'ilike', like), anyRecipientLike(like)]));
+  }
+  const rows = await query.select(COLUMNS).orderBy('created_at', 'desc').orderBy('id').offset(opts.offset).limit(opts.limit + 1).execute();
+  return { rows: rows.slice(0, opts.limit), more: rows.length > opts.limit };
+}
+
+export async function findInOrg(db: Kysely<DB>, orgId: string, id: string) {
+  return (await db.selectFrom('envelopes').select(COLUMNS).where('id', '=', id).where('org_id', '=', orgId).executeTakeFirst()) ?? null;
 }
 
 export async function findSent(db: Kysely<DB>, senders: readonly string[], id: string) {

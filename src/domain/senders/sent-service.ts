@@ -32,6 +32,13 @@ export interface SentService {
   setDates(accountId: string, id: string, dates: { expiresAt: Date | null; readBy: Date | null }): Promise<void>;
 }
 
+/** The same controls for an organisation's administrators: every message of the organisation. */
+export interface OrgMessageService {
+  list(orgId: string, opts: { q?: string | null; page?: number }): Promise<{ messages: (SentMessage & { sender: string })[]; page: number; more: boolean }>;
+  lock(orgId: string, id: string, reason: string, actor: string): Promise<void>;
+  unlock(orgId: string, id: string, actor: string): Promise<void>;
+}
+
 export const SENT_PAGE_SIZE = 20;
 export const MAX_LOCK_REASON = 500;
 
@@ -40,6 +47,59 @@ export const MAX_LOCK_REASON = 500;
  * reason recipients see), unlock, expiration and read-by dates. Every change is in the database,
  * so it holds at the next opening attempt on every node, and is an audit record.
  */
+export function createOrgMessageService(deps: { db: Kysely<DB>; audit: AuditService; now?: () => Date }): OrgMessageService {
+  const { db } = deps;
+  const now = deps.now ?? (() => new Date());
+  async function owned(orgId: string, id: string) {
+    const row = await repo.findInOrg(db, orgId, id);
+    if (!row) throw new DomainError('not_found', 'there is no such message in this organisation');
+    return row;
+  }
+  return {
+    async list(orgId, opts) {
+      const page = Math.max(1, Math.floor(opts.page ?? 1));
+      const q = opts.q?.trim().slice(0, 200) || null;
+      const { rows, more } = await repo.listInOrg(db, orgId, { q, offset: (page - 1) * SENT_PAGE_SIZE, limit: SENT_PAGE_SIZE });
+      const messages = await toMessages(db, rows);
+      return { messages: messages.map((m, i) => ({ ...m, sender: rows[i]!.sender })), page, more };
+    },
+    async lock(orgId, id, reason, actor) {
+      const text = checkReason(reason);
+      const row = await owned(orgId, id);
+      await repo.setLock(db, id, { at: now(), reason: text });
+      await deps.audit.record({ orgId: row.org_id, actor, action: 'envelope.lock', subject: id, detail: { reason: text } });
+    },
+    async unlock(orgId, id, actor) {
+      const row = await owned(orgId, id);
+      await repo.setLock(db, id, null);
+      await deps.audit.record({ orgId: row.org_id, actor, action: 'envelope.unlock', subject: id, detail: {} });
+    },
+  };
+}
+
+function checkReason(reason: string): string {
+  const text = reason.replace(/\s+/g, ' ').trim();
+  if (text.length === 0 || text.length > MAX_LOCK_REASON) throw new DomainError('invalid', `the reason must be 1 to ${MAX_LOCK_REASON} characters`);
+  return text;
+}
+
+async function toMessages(db: Kysely<DB>, rows: repo.SentRow[]): Promise<SentMessage[]> {
+  const openings = await repo.openingsOf(db, rows.map((r) => r.id));
+  return rows.map((r) => {
+    const opened = new Map(openings.filter((o) => o.envelope_id === r.id).map((o) => [o.address, o.first_opened_at]));
+    const recipients = (['to', 'cc', 'bcc'] as const).flatMap((field) => r[`recipients_${field}`].map((address) => ({ address, field, openedAt: opened.get(address) ?? null })));
+    return {
+      id: r.id,
+      subject: r.subject,
+      sentAt: r.created_at,
+      expiresAt: r.expires_at,
+      readBy: r.read_by,
+      locked: r.locked_at ? { at: r.locked_at, reason: r.lock_reason ?? '' } : null,
+      recipients,
+    };
+  });
+}
+
 export function createSentService(deps: { db: Kysely<DB>; accounts: Pick<AccountService, 'verifiedAddresses'>; audit: AuditService; now?: () => Date }): SentService {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
@@ -49,23 +109,6 @@ export function createSentService(deps: { db: Kysely<DB>; accounts: Pick<Account
     const row = senders.length > 0 ? await repo.findSent(db, senders, id) : null;
     if (!row) throw new DomainError('not_found', 'there is no such message among the ones you sent');
     return row;
-  }
-
-  async function toMessages(rows: repo.SentRow[]): Promise<SentMessage[]> {
-    const openings = await repo.openingsOf(db, rows.map((r) => r.id));
-    return rows.map((r) => {
-      const opened = new Map(openings.filter((o) => o.envelope_id === r.id).map((o) => [o.address, o.first_opened_at]));
-      const recipients = (['to', 'cc', 'bcc'] as const).flatMap((field) => r[`recipients_${field}`].map((address) => ({ address, field, openedAt: opened.get(address) ?? null })));
-      return {
-        id: r.id,
-        subject: r.subject,
-        sentAt: r.created_at,
-        expiresAt: r.expires_at,
-        readBy: r.read_by,
-        locked: r.locked_at ? { at: r.locked_at, reason: r.lock_reason ?? '' } : null,
-        recipients,
-      };
-    });
   }
 
   const record = (row: { org_id: string; id: string }, accountId: string, action: string, detail: Record<string, unknown>) =>
@@ -78,16 +121,15 @@ export function createSentService(deps: { db: Kysely<DB>; accounts: Pick<Account
       if (senders.length === 0) return { messages: [], page, more: false };
       const q = opts.q?.trim().slice(0, 200) || null;
       const { rows, more } = await repo.listSent(db, senders, { q, offset: (page - 1) * SENT_PAGE_SIZE, limit: SENT_PAGE_SIZE });
-      return { messages: await toMessages(rows), page, more };
+      return { messages: await toMessages(db, rows), page, more };
     },
     async get(accountId, id) {
       const senders = await deps.accounts.verifiedAddresses(accountId);
       const row = senders.length > 0 ? await repo.findSent(db, senders, id) : null;
-      return row ? (await toMessages([row]))[0]! : null;
+      return row ? (await toMessages(db, [row]))[0]! : null;
     },
     async lock(accountId, id, reason) {
-      const text = reason.replace(/\s+/g, ' ').trim();
-      if (text.length === 0 || text.length > MAX_LOCK_REASON) throw new DomainError('invalid', `the reason must be 1 to ${MAX_LOCK_REASON} characters`);
+      const text = checkReason(reason);
       const row = await owned(accountId, id);
       await repo.setLock(db, id, { at: now(), reason: text });
       await record(row, accountId, 'envelope.lock', { reason: text });
