@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
 import { DETECTOR_NAMES, type DetectorName } from './detectors.ts';
+import { compilePattern } from './regex-pattern.ts';
 
 /** How a text is tested: substring, whole value, regular expression, or a named detector. */
 export type TextMatch =
@@ -379,13 +380,14 @@ function matchFromPairs(pairs: Pair[] | null, node: Node | undefined, what: stri
     return null;
   }
   if (kind === 'matches') {
-    try {
-      // Case-insensitive and Unicode-aware, like the other matchers; flags are not configurable.
-      return { kind: 'matches', regex: new RegExp(value.value, 'iu') };
-    } catch (err) {
-      fail(value, `${what}: not a valid regular expression (${(err as Error).message.replace(/^Invalid regular expression: /, '')})`);
+    // Case-insensitive and Unicode-aware, like the other matchers; flags are not configurable.
+    // Patterns that nest repetition are refused: they can backtrack for ever on a near-miss.
+    const compiled = compilePattern(value.value, 'iu');
+    if (!compiled.ok) {
+      fail(value, `${what}: ${compiled.message}`);
       return null;
     }
+    return { kind: 'matches', regex: compiled.regex };
   }
   return { kind: kind as 'contains' | 'is', value: value.value.toLowerCase() };
 }
@@ -417,6 +419,8 @@ function parseAction(node: Node, label: string, tools: RuleTools): Action | null
     const text = isScalar(v) && v.value !== null ? String(v.value) : null;
     if (text === null) fail(v ?? value, `${label}: setHeader needs a value`);
     if (name && !HEADER_NAME.test(name)) fail(e.get('name'), `${label}: "${name}" is not a header name`);
+    // The message's MIME structure is not for rules to change: it would no longer parse as sent.
+    if (name && /^(content-|mime-version$)/i.test(name)) fail(e.get('name'), `${label}: setHeader cannot change ${name}, which describes the message's structure`);
     if (text !== null && /[\r\n]/.test(text)) fail(v, `${label}: a header value cannot contain a line break`);
     return name && text !== null ? { kind: 'setHeader', name, value: text } : null;
   }
