@@ -3,11 +3,24 @@ import type { DB } from '../../db/schema.ts';
 
 const LISTED = ['id', 'remember', 'created_at', 'last_seen_at', 'user_agent', 'ip'] as const;
 
+/**
+ * Inserts a session and, in the same statement, deletes the account's dead ones (revoked or idle
+ * since `dead.idleBefore`, or created before `dead.createdBefore`): housekeeping where it costs no
+ * extra round trip.
+ */
 export async function insertSession(
   db: Kysely<DB>,
   row: { id: string; accountId: string; secretHash: Uint8Array; remember: boolean; at: Date; passphraseAt: Date; userAgent: string | null; ip: string | null },
+  dead?: { idleBefore: Date; createdBefore: Date },
 ) {
   await db
+    .with('swept', (w) =>
+      w
+        .deleteFrom('account_sessions')
+        .where('account_id', '=', row.accountId)
+        .where((eb) => (dead ? eb.or([eb('revoked_at', '<', dead.idleBefore), eb('last_seen_at', '<', dead.idleBefore), eb('created_at', '<', dead.createdBefore)]) : eb.val(false)))
+        .returning('id'),
+    )
     .insertInto('account_sessions')
     .values({
       id: row.id,
@@ -69,16 +82,4 @@ export async function revokeSessions(db: Kysely<DB>, accountId: string, except: 
   let q = db.updateTable('account_sessions').set({ revoked_at: at }).where('account_id', '=', accountId).where('revoked_at', 'is', null);
   if (except !== null) q = q.where('id', '<>', except);
   return (await q.returning(['id']).execute()).length;
-}
-
-/**
- * Forgets the account's sessions that can no longer be used by anyone: revoked or idle since
- * before `idleBefore`, or created before `createdBefore`.
- */
-export async function deleteDeadSessions(db: Kysely<DB>, accountId: string, idleBefore: Date, createdBefore: Date) {
-  await db
-    .deleteFrom('account_sessions')
-    .where('account_id', '=', accountId)
-    .where((eb) => eb.or([eb('revoked_at', '<', idleBefore), eb('last_seen_at', '<', idleBefore), eb('created_at', '<', createdBefore)]))
-    .execute();
 }

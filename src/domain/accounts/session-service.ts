@@ -124,9 +124,12 @@ export function createSessionService(deps: { db: Kysely<DB>; now?: () => Date })
       const at = now();
       const issued = issueToken(SESSION_TOKEN_PREFIX);
       const userAgent = opts.userAgent ? opts.userAgent.slice(0, MAX_USER_AGENT) : null;
-      await repo.insertSession(db, { id: issued.id, accountId, secretHash: issued.secretHash, remember: opts.remember, at, passphraseAt: at, userAgent, ip: opts.ip ?? null });
-      // Housekeeping where it is cheap: the account's own dead sessions.
-      await repo.deleteDeadSessions(db, accountId, new Date(at.getTime() - SESSION_LIMITS.rememberedIdleMs), new Date(at.getTime() - SESSION_LIMITS.rememberedAbsoluteMs));
+      // With housekeeping where it is cheap: the account's own dead sessions go in the same statement.
+      await repo.insertSession(
+        db,
+        { id: issued.id, accountId, secretHash: issued.secretHash, remember: opts.remember, at, passphraseAt: at, userAgent, ip: opts.ip ?? null },
+        { idleBefore: new Date(at.getTime() - SESSION_LIMITS.rememberedIdleMs), createdBefore: new Date(at.getTime() - SESSION_LIMITS.rememberedAbsoluteMs) },
+      );
       return { session: { id: issued.id, accountId, createdAt: at, passphraseAt: at, remember: opts.remember }, cookie: issued.token };
     },
     async fromCookie(value) {

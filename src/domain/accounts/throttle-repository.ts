@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 
 export interface CounterKey {
@@ -10,43 +10,39 @@ const matching = (keys: readonly CounterKey[]) => (eb: ExpressionBuilder<DB, 'au
   eb.or(keys.map((k) => eb.and([eb('scope', '=', k.scope), eb('key', '=', k.key)])));
 
 /**
- * Makes sure every counter has a row, then locks them all for the rest of the transaction.
- * Keys are locked in one order (sorted) so two requests sharing keys cannot deadlock.
+ * Makes sure every counter has a row and locks them all for the rest of the transaction, in one
+ * statement: an upsert whose conflict branch changes nothing but takes the row lock, returning
+ * each counter as it stands. Keys are sorted, so two requests sharing keys lock them in the same
+ * order and cannot deadlock.
  */
 export async function lockCounters(tx: Kysely<DB>, keys: readonly CounterKey[], now: Date) {
   const sorted = [...keys].sort((a, b) => (a.scope === b.scope ? (a.key < b.key ? -1 : 1) : a.scope < b.scope ? -1 : 1));
-  await tx
+  return tx
     .insertInto('auth_throttle')
     .values(sorted.map((k) => ({ scope: k.scope, key: k.key, attempts: 0, last_at: now })))
-    .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
-    .execute();
-  return tx
-    .selectFrom('auth_throttle')
-    .select(['scope', 'key', 'attempts', 'last_at'])
-    .where(matching(sorted))
-    .orderBy('scope')
-    .orderBy('key')
-    .forUpdate()
+    .onConflict((oc) => oc.columns(['scope', 'key']).doUpdateSet((eb) => ({ attempts: eb.ref('auth_throttle.attempts') })))
+    .returning(['scope', 'key', 'attempts', 'last_at'])
     .execute();
 }
 
-export async function setCounter(tx: Kysely<DB>, key: CounterKey, attempts: number, lastAt: Date) {
-  await tx.updateTable('auth_throttle').set({ attempts, last_at: lastAt }).where('scope', '=', key.scope).where('key', '=', key.key).execute();
+/** Sets several counters in one statement (each to its own count, all to the same time). */
+export async function setCounters(tx: Kysely<DB>, counters: readonly (CounterKey & { attempts: number })[], lastAt: Date) {
+  if (counters.length === 0) return;
+  const values = sql.join(counters.map((c) => sql`(${c.scope}, ${c.key}, ${c.attempts}::int)`));
+  await sql`UPDATE auth_throttle AS t SET attempts = v.attempts, last_at = ${lastAt}
+    FROM (VALUES ${values}) AS v(scope, key, attempts)
+    WHERE t.scope = v.scope AND t.key = v.key`.execute(tx);
 }
 
-export async function deleteCounters(db: Kysely<DB>, keys: readonly CounterKey[]) {
-  if (keys.length === 0) return;
-  await db.deleteFrom('auth_throttle').where(matching(keys)).execute();
-}
-
-/** Takes back one attempt (it turned out not to be a failure); never below zero. */
-export async function decrementCounters(db: Kysely<DB>, keys: readonly CounterKey[]) {
-  if (keys.length === 0) return;
-  await db
-    .updateTable('auth_throttle')
-    .set((eb) => ({ attempts: eb.fn('greatest', [eb('attempts', '-', 1), eb.lit(0)]) }))
-    .where(matching(keys))
-    .execute();
+/**
+ * After a success, in one statement: the counters in `clear` are deleted and those in `takeBack`
+ * lose one attempt (never below zero).
+ */
+export async function settleCounters(db: Kysely<DB>, clear: readonly CounterKey[], takeBack: readonly CounterKey[]) {
+  if (clear.length === 0 && takeBack.length === 0) return;
+  const pairs = (keys: readonly CounterKey[]) => (keys.length ? sql.join(keys.map((k) => sql`(${k.scope}, ${k.key})`)) : sql`(NULL, NULL)`);
+  await sql`WITH cleared AS (DELETE FROM auth_throttle WHERE (scope, key) IN (${pairs(clear)}))
+    UPDATE auth_throttle SET attempts = greatest(attempts - 1, 0) WHERE (scope, key) IN (${pairs(takeBack)})`.execute(db);
 }
 
 export async function readCounters(db: Kysely<DB>, keys: readonly CounterKey[]) {

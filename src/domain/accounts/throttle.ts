@@ -56,17 +56,19 @@ export function createThrottle(deps: { db: Kysely<DB>; now?: () => Date }): Thro
           retryAfter = Math.max(retryAfter, secondsUntilAllowed(policy, { attempts: row.attempts, lastAt: row.last_at }, at));
         }
         if (retryAfter > 0) return { allowed: false, retryAfter };
-        for (const row of rows) {
-          const policy = THROTTLE_POLICIES[row.scope as ThrottleScope];
-          const counted = isForgotten(policy, row.last_at, at) ? 1 : row.attempts + 1;
-          await repo.setCounter(tx, row, counted, at);
-        }
+        await repo.setCounters(
+          tx,
+          rows.map((row) => {
+            const policy = THROTTLE_POLICIES[row.scope as ThrottleScope];
+            return { scope: row.scope, key: row.key, attempts: isForgotten(policy, row.last_at, at) ? 1 : row.attempts + 1 };
+          }),
+          at,
+        );
         return { allowed: true };
       });
     },
     async succeeded(opts) {
-      await repo.deleteCounters(db, opts.clear ?? []);
-      await repo.decrementCounters(db, opts.takeBack ?? []);
+      await repo.settleCounters(db, opts.clear ?? [], opts.takeBack ?? []);
     },
     async wait(keys) {
       const at = now();
