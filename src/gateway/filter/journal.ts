@@ -90,42 +90,40 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
   const append = (line: Line) => {
     appendFileSync(file, `${JSON.stringify(line)}\n`);
   };
-  // "done" lines are group-committed: every line written while one fsync runs goes to disk with
-  // the next one, so many messages share a flush and the event loop never waits on the disk.
-  let pendingLines: string[] = [];
-  let pendingWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
-  let flushing = false;
-  const flush = async (): Promise<void> => {
-    flushing = true;
+  // A "done" line is written at once (in the page cache it survives the process being killed),
+  // then made durable by a group commit: every line written while one fdatasync runs is flushed
+  // by the next, so many messages share a flush and the event loop never waits on the disk.
+  let waiting: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  let syncing = false;
+  const sync = async (): Promise<void> => {
+    syncing = true;
     try {
-      while (pendingLines.length > 0) {
-        const lines = pendingLines;
-        const waiters = pendingWaiters;
-        pendingLines = [];
-        pendingWaiters = [];
+      while (waiting.length > 0) {
+        const batch = waiting;
+        waiting = [];
         try {
-          const handle = await open(file, 'a');
+          const handle = await open(file, 'r');
           try {
-            await handle.appendFile(lines.join(''));
             await handle.datasync();
           } finally {
             await handle.close();
           }
-          for (const w of waiters) w.resolve();
+          for (const w of batch) w.resolve();
         } catch (err) {
-          for (const w of waiters) w.reject(err);
+          for (const w of batch) w.reject(err);
         }
       }
     } finally {
-      flushing = false;
+      syncing = false;
     }
   };
-  const appendDurably = (line: Line): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      pendingLines.push(`${JSON.stringify(line)}\n`);
-      pendingWaiters.push({ resolve, reject });
-      if (!flushing) void flush();
+  const appendDurably = (line: Line): Promise<void> => {
+    append(line);
+    return new Promise<void>((resolve, reject) => {
+      waiting.push({ resolve, reject });
+      if (!syncing) void sync();
     });
+  };
 
   const entryFor = (key: string): Entry => {
     let entry = entries.get(key);
