@@ -57,7 +57,7 @@ export async function sentPageRoutes(app: FastifyInstance, opts: AccountRouteOpt
     });
   });
 
-  async function renderMessage(request: FastifyRequest, reply: FastifyReply, session: SessionInfo, id: string, page: { locale: Locale; status?: number; error?: string } ) {
+  async function renderMessage(request: FastifyRequest, reply: FastifyReply, session: SessionInfo, id: string, page: { locale: Locale; status?: number; error?: string }) {
     const message = ENVELOPE_ID.test(id) ? await services.sent.get(session.accountId, id) : null;
     if (!message) {
       return pages.send(request, reply, { view: 'pages/sent/missing.hbs', titleKey: 'sent:missing.title', locale: page.locale, status: 404 });

@@ -4,8 +4,7 @@
 // opens the message with the key service unreachable. Without the header, or without the box
 // ticked, nothing is kept.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -13,12 +12,12 @@ import PostalMime from 'postal-mime';
 import t from 'tap';
 import type { BrowserContext, Page } from 'playwright-core';
 import { runCli } from '../../src/cli/main.ts';
-import { browserSkip, launchChromium } from '../helpers/chromium.ts';
+import { browserSkip } from '../helpers/chromium.ts';
 import { buildCorpus } from '../helpers/corpus.ts';
 import { engines } from '../helpers/databases.ts';
 import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
-import { listenKeyService, provisionProfile } from '../helpers/key-service.ts';
-import { startSmtpSink } from '../helpers/smtp-sink.ts';
+import { provisionProfile } from '../helpers/key-service.ts';
+import { startBrowserWorld } from '../helpers/browser-world.ts';
 
 const browserSkipReason = browserSkip();
 const RECIPIENT = 'bob@example.org';
@@ -31,18 +30,7 @@ const KEPT = /The key to this message is now kept in this browser/;
 const engine = engines().find((e) => e.name === 'pglite')!;
 
 t.test('an envelope that allows it opens again without the network', { skip: browserSkipReason }, async (t) => {
-  const opened = await engine.open();
-  const sink = await startSmtpSink();
-  const ks = await listenKeyService(opened, { SMTP_URL: sink.url, MAIL_FROM: 'keys@example.test' });
-  const dir = mkdtempSync(join(tmpdir(), 'waxseal-offline-'));
-  const browser = await launchChromium();
-  t.teardown(async () => {
-    await browser.close();
-    await ks.close();
-    await sink.close();
-    await opened.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { ks, sink, dir, browser } = await startBrowserWorld(await engine.open(), t.teardown.bind(t), 'offline');
 
   const env: Record<string, string> = { WAXSEAL_URL: ks.url };
   for (const [name, level] of [['Medium', 'medium'], ['High', 'high']]) env[`WAXSEAL_CREDENTIAL_${name!.toUpperCase()}`] = await provisionProfile(ks, name!, { securityLevel: level });
@@ -131,18 +119,7 @@ t.test('an envelope that allows it opens again without the network', { skip: bro
 });
 
 t.test('nothing is kept without the header, or without the box ticked', { skip: browserSkipReason }, async (t) => {
-  const opened = await engine.open();
-  const sink = await startSmtpSink();
-  const ks = await listenKeyService(opened, { SMTP_URL: sink.url, MAIL_FROM: 'keys@example.test' });
-  const dir = mkdtempSync(join(tmpdir(), 'waxseal-offline-'));
-  const browser = await launchChromium();
-  t.teardown(async () => {
-    await browser.close();
-    await ks.close();
-    await sink.close();
-    await opened.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { ks, sink, dir, browser } = await startBrowserWorld(await engine.open(), t.teardown.bind(t), 'offline');
   const env: Record<string, string> = { WAXSEAL_URL: ks.url, WAXSEAL_CREDENTIAL_HIGH: await provisionProfile(ks, 'High', { securityLevel: 'high' }) };
   const seal = async (headers: string) => {
     const stdout = new PassThrough();

@@ -7,8 +7,7 @@
 // payloads open. Every request the browser sends is recorded to prove the envelope secret of an
 // applet-mode envelope never leaves the browser.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -16,12 +15,12 @@ import PostalMime from 'postal-mime';
 import t from 'tap';
 import type { Page } from 'playwright-core';
 import { runCli } from '../../src/cli/main.ts';
-import { browserSkip, launchChromium } from '../helpers/chromium.ts';
+import { browserSkip } from '../helpers/chromium.ts';
 import { buildCorpus } from '../helpers/corpus.ts';
 import { engines } from '../helpers/databases.ts';
 import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
-import { listenKeyService, provisionProfile } from '../helpers/key-service.ts';
-import { startSmtpSink } from '../helpers/smtp-sink.ts';
+import { provisionProfile } from '../helpers/key-service.ts';
+import { startBrowserWorld } from '../helpers/browser-world.ts';
 
 const browserSkipReason = browserSkip();
 const RECIPIENT = 'bob@example.org';
@@ -44,17 +43,7 @@ async function seal(env: Record<string, string>, profile: string, message: Buffe
 for (const engine of engines()) {
   t.test(`a recipient opens envelopes in Chromium (${engine.name})`, { skip: engine.skip || browserSkipReason }, async (t) => {
     const opened = await engine.open();
-    const sink = await startSmtpSink();
-    const ks = await listenKeyService(opened, { SMTP_URL: sink.url, MAIL_FROM: 'Secure Mail <keys@example.test>' });
-    const dir = mkdtempSync(join(tmpdir(), 'waxseal-e2e-'));
-    const browser = await launchChromium();
-    t.teardown(async () => {
-      await browser.close();
-      await ks.close();
-      await sink.close();
-      await opened.dispose();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { ks, sink, dir, browser } = await startBrowserWorld(opened, t.teardown.bind(t), 'e2e');
 
     const profiles = {
       Medium: { securityLevel: 'medium' },

@@ -3,9 +3,8 @@
 // account cannot reach a message it did not send; axe-core finds no serious or critical
 // problem on the sender's pages in any of the 12 locales.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -13,11 +12,12 @@ import t from 'tap';
 import type { BrowserContext, Page } from 'playwright-core';
 import { runCli } from '../../src/cli/main.ts';
 import { SUPPORTED_LOCALES } from '../../src/i18n/locales.ts';
-import { browserSkip, launchChromium } from '../helpers/chromium.ts';
+import { browserSkip } from '../helpers/chromium.ts';
 import { engines } from '../helpers/databases.ts';
 import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
-import { listenKeyService, provisionProfile, type TestKeyService } from '../helpers/key-service.ts';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
+import { provisionProfile, type TestKeyService } from '../helpers/key-service.ts';
+import { startBrowserWorld } from '../helpers/browser-world.ts';
+import type { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const skip = browserSkip();
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -41,17 +41,7 @@ async function signIn(page: Page, url: string, email: string) {
 
 t.test('senders lock, unlock and extend what they sent', { skip }, async (t) => {
   const opened = await engines().find((e) => e.name === 'pglite')!.open();
-  const sink = await startSmtpSink();
-  const ks = await listenKeyService(opened, { SMTP_URL: sink.url, MAIL_FROM: 'keys@example.test' });
-  const dir = mkdtempSync(join(tmpdir(), 'waxseal-sender-'));
-  const browser = await launchChromium();
-  t.teardown(async () => {
-    await browser.close();
-    await ks.close();
-    await sink.close();
-    await opened.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { ks, sink, dir, browser } = await startBrowserWorld(opened, t.teardown.bind(t), 'sender');
   const env = { WAXSEAL_URL: ks.url, WAXSEAL_CREDENTIAL_MEDIUM: await provisionProfile(ks, 'Medium', { securityLevel: 'medium' }) };
   await account(ks, sink, 'Alice', 'alice@example.org');
   await account(ks, sink, 'Bob', 'bob@example.net');

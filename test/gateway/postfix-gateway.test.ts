@@ -92,7 +92,7 @@ if (!available.ok) {
     // A gateway (re)started reads its journal from disk, as a restarted process would.
     const startGateway = (): Promise<FilterServer> => {
       const deps = makeDeps();
-      return startFilterServer({ host: '127.0.0.1', port: filterPort, maxBytes: 30 * 1024 * 1024, process: (m) => processMessage(m, deps), log: pino({ level: process.env['GW_LOG'] ? 'info' : 'silent' }, pino.destination(process.env['GW_LOG'] ?? '/dev/null')) });
+      return startFilterServer({ host: '127.0.0.1', port: filterPort, maxBytes: 30 * 1024 * 1024, process: (m) => processMessage(m, deps), log: pino({ level: 'silent' }) });
     };
     let gateway = await startGateway();
     const submit = nodemailer.createTransport({ host: '127.0.0.1', port: postfix.port, secure: false, ignoreTLS: true });

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { createRowBatcher } from '../../db/row-batcher.ts';
+import { createPeriodicJob } from '../periodic-job.ts';
 import { chainHash, GENESIS } from './audit-chain.ts';
 import * as repo from './audit-repository.ts';
 
@@ -30,8 +31,11 @@ export function createAuditService(deps: { db: Kysely<DB>; now?: () => Date; log
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
   const batch = createRowBatcher((entries: repo.NewAuditEntry[]) => db.transaction().execute((tx) => repo.appendEntries(tx, entries)));
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> = Promise.resolve();
+
+  const job = createPeriodicJob(
+    () => catchUp(),
+    (err) => deps.log?.error({ err }, 'audit chain catch-up failed; retrying'),
+  );
 
   async function catchUp(): Promise<number> {
     let total = 0;
@@ -46,19 +50,8 @@ export function createAuditService(deps: { db: Kysely<DB>; now?: () => Date; log
     record: (entry) => batch.add({ ...entry, at: entry.at ?? now() }),
     appendWithin: (tx, entries) => repo.appendEntries(tx, entries),
     catchUp,
-    start(intervalMs = 1000) {
-      if (timer) return;
-      timer = setInterval(() => {
-        running = catchUp().catch((err: unknown) => deps.log?.error({ err }, 'audit chain catch-up failed; retrying'));
-      }, intervalMs);
-      // A pending catch-up never keeps the process alive: the next start takes over.
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
-      await running;
-    },
+    start: (intervalMs = 1000) => job.start(intervalMs),
+    stop: () => job.stop(),
     async list(filter) {
       await catchUp();
       return repo.listEntries(db, filter);

@@ -5,6 +5,7 @@ import type { DB } from '../../db/schema.ts';
 import { createDateFormatter } from '../../envelope/templates.ts';
 import { pickLocale } from '../../i18n/locales.ts';
 import type { MailService, OutgoingMail } from '../mail/mail-service.ts';
+import { createPeriodicJob } from '../periodic-job.ts';
 import * as repo from './read-by-repository.ts';
 
 export interface ReadByNotices {
@@ -29,8 +30,6 @@ export function createReadByNotices(deps: { db: Kysely<DB>; mail: MailService; i
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
   const worker = deps.worker ?? randomUUID();
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> = Promise.resolve();
 
   async function sweep(): Promise<number> {
     let sent = 0;
@@ -59,20 +58,11 @@ export function createReadByNotices(deps: { db: Kysely<DB>; mail: MailService; i
     }
   }
 
+  const job = createPeriodicJob(sweep, (err) => deps.log?.error({ err }, 'read-by sweep failed'));
   return {
     sweep,
-    start(intervalMs = 60_000) {
-      if (timer) return;
-      timer = setInterval(() => {
-        running = sweep().catch((err: unknown) => deps.log?.error({ err }, 'read-by sweep failed'));
-      }, intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
-      await running;
-    },
+    start: (intervalMs = 60_000) => job.start(intervalMs),
+    stop: () => job.stop(),
   };
 }
 
