@@ -4,6 +4,7 @@ import { addKeyToFile } from '../crypto/kek.ts';
 import { openRuntime } from '../runtime.ts';
 import { CliError, writeLine, type CliIo } from './io.ts';
 import { gatewayCommand } from './gateway-command.ts';
+import { messagesCommand } from './messages-command.ts';
 import { profileCommand } from './profile-command.ts';
 import { sealCommand } from './seal-command.ts';
 
@@ -16,6 +17,7 @@ const USAGE = `waxseal — registered-envelope email encryption
   waxseal kek status                      which key-encryption key wraps how many shares
   waxseal kek add                         add a new key version to the key file (then: rewrap)
   waxseal kek rewrap [--batch N]          re-wrap every share under the current key, N per transaction
+  waxseal messages list|lock|unlock ...   the organisation's messages (see: waxseal messages --help)
   waxseal gateway check|run|status FILE   the sealing gateway beside the MTA (see docs/gateway.md)
   waxseal audit verify                    recompute the audit record's hash chain; exit 1 if a record was changed
   waxseal seal --profile NAME < in.eml > out.eml
@@ -45,6 +47,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await auditCommand(rest, io);
       case 'gateway':
         return await gatewayCommand(rest, io);
+      case 'messages':
+        return await messagesCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -90,6 +90,9 @@ for (const engine of engines()) {
     const list = io(adminEnv);
     t.equal(await runCli(['profile', 'list'], list.io), 0);
     t.match(list.out().toString(), /Finance\tmedium\taes-256-gcm/);
+    const noMessages = io(adminEnv);
+    t.equal(await runCli(['messages', 'list'], noMessages.io), 0, noMessages.err());
+    t.equal(noMessages.out().toString(), '', 'no message sent yet');
 
     const prov = io(adminEnv);
     t.equal(await runCli(['profile', 'provision', 'Finance', '--admin-email', 'gw@example.test'], prov.io), 0, prov.err());
@@ -106,6 +109,21 @@ for (const engine of engines()) {
     const share = await ks.services.envelopes.serverShare(file.envelopeId);
     const plain = await openEnvelope({ serverShare: share!, envelopeSecret: file.envelopeSecret }, file.inlinePayload!);
     t.ok(Buffer.from(plain).equals(Buffer.from(message)), 'the CLI envelope opens to the original');
+
+    const listed = io(adminEnv);
+    t.equal(await runCli(['messages', 'list'], listed.io), 0, listed.err());
+    t.match(listed.out().toString(), new RegExp(`^${file.envelopeId}\\t\\S+\\t\\S+@\\S+\\t0/\\d+\\topen\\t`), 'the sealed message is listed: id, sent, sender, opened/recipients, state, subject');
+    const lock = io(adminEnv);
+    t.equal(await runCli(['messages', 'lock', file.envelopeId, '--reason', 'Sent in error'], lock.io), 0, lock.err());
+    t.equal((await ks.services.envelopes.get(file.envelopeId))?.lockReason, 'Sent in error', 'locked, with the reason');
+    const noReason = io(adminEnv);
+    t.equal(await runCli(['messages', 'lock', file.envelopeId], noReason.io), 2, 'a lock needs a reason');
+    const unlock = io(adminEnv);
+    t.equal(await runCli(['messages', 'unlock', file.envelopeId], unlock.io), 0, unlock.err());
+    t.equal((await ks.services.envelopes.get(file.envelopeId))?.lockedAt, null, 'unlocked');
+    const unknown = io(adminEnv);
+    t.equal(await runCli(['messages', 'unlock', 'A'.repeat(22)], unknown.io), 1);
+    t.match(unknown.err(), /no such message/);
 
     const wrongProfile = io(sealEnv, Buffer.from(message));
     t.equal(await runCli(['seal', '--profile', 'Other'], { ...wrongProfile.io, env: { ...sealEnv, WAXSEAL_CREDENTIAL: credential } }), 1);
