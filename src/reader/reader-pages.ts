@@ -37,7 +37,8 @@ export function appletReaderPage(input: { locale: Locale; summary: EnvelopeSumma
     view: 'pages/open/reader.hbs',
     titleKey: 'reader:title',
     locale: input.locale,
-    scripts: ['/assets/reader.js'],
+    // reader-start.js (tiny) starts the key and ciphertext requests while reader.js loads.
+    scripts: ['/assets/reader-start.js', '/assets/reader.js'],
     // The ciphertext is the long wait: its download starts with the page, beside the script's.
     preload: [input.payloadUrl],
     csp: {

@@ -23,7 +23,7 @@ import { generateEnvelopeKeys, sealEnvelope, type EnvelopeAlgorithm } from '../.
 import { createI18n } from '../../src/i18n/create-i18n.ts';
 import { LOCALES_DIR, PUBLIC_DIR, VIEWS_DIR } from '../../src/paths.ts';
 import { createPageRenderer } from '../../src/plugins/pages.ts';
-import { buildReaderBundle } from '../../src/reader/bundle.ts';
+import { buildReaderBundle, buildReaderStartBundle } from '../../src/reader/bundle.ts';
 import { appletReaderPage, serverReaderPage, type EnvelopeSummary } from '../../src/reader/reader-pages.ts';
 import { assetRoutes } from '../../src/routes/assets.ts';
 import { browserSkip, launchChromium } from '../helpers/chromium.ts';
@@ -78,7 +78,7 @@ async function startApps(envelopes: Map<string, TestEnvelope>) {
   const pages = createPageRenderer({ i18n: createI18n(LOCALES_DIR), views: VIEWS_DIR });
   app.addHook('onRequest', async (request) => void received.push(`app ${request.method} ${request.url} ${JSON.stringify(request.headers)}`));
   app.addHook('preHandler', async (request) => void received.push(`body ${JSON.stringify(request.body ?? null)}`));
-  await app.register(assetRoutes, { publicDir: PUBLIC_DIR, lazy: new Map([['reader.js', buildReaderBundle]]) });
+  await app.register(assetRoutes, { publicDir: PUBLIC_DIR, lazy: new Map([['reader.js', buildReaderBundle], ['reader-start.js', buildReaderStartBundle]]) });
   app.get('/open/:id', async (request, reply) => {
     const e = envelopes.get((request.params as { id: string }).id)!;
     const payloadUrl = e.payload === 'cross-origin' ? `${payloadOrigin}/p/${e.id}` : `/payloads/${e.id}`;

@@ -101,9 +101,9 @@ t.test('serverAttachment: the exact bytes, or null', async (t) => {
   t.equal(await serverAttachment(raw, 0.5), null);
 });
 
-t.test('applet mode: only the bundle, and every label rendered into the page', async (t) => {
+t.test('applet mode: only the starter and the bundle, and every label rendered into the page', async (t) => {
   const { html, csp } = await send(appletReaderPage({ locale: 'en', summary, keyUrl: '/open/ID/key', payloadUrl: 'https://payloads.example:8443/p/ID', offline: 'offer' }));
-  t.same(html.match(/<script[^>]*>/g), ['<script src="/assets/reader.js" defer>'], 'one script, same-origin, no inline script');
+  t.same(html.match(/<script[^>]*>/g), ['<script src="/assets/reader-start.js" defer>', '<script src="/assets/reader.js" defer>'], 'the starter and the bundle, same-origin, no inline script');
   t.match(csp, /script-src 'self'(;|$)/);
   t.match(csp, /connect-src 'self' https:\/\/payloads\.example:8443(;|$)/, 'the payload origin may be fetched');
   t.match(csp, /img-src 'self' data: https: http:/, 'remote images allowed at page level: Show images re-renders the frame without reloading');

@@ -5,6 +5,7 @@
 import { EnvelopeAuthError, EnvelopeFormatError, openEnvelope, parseEnvelopeHeader } from '../../crypto/envelope-crypto.ts';
 import { parseMessage } from '../message-model.ts';
 import { offerShareToOpener } from './key-handover.ts';
+import { startRequests, STARTED_REQUESTS, type ReaderRequests } from './requests.ts';
 import { renderMessage } from './message-view.ts';
 
 const root = document.getElementById('reader') as HTMLElement | null;
@@ -56,18 +57,15 @@ function envelopeSecret(envelopeId: string): string | null {
 
 /** Opens and shows the message; returns the server share, for offline re-opening. */
 async function open(reader: HTMLElement): Promise<string> {
-  const { envelopeId = '', keyUrl = '', payloadUrl = '' } = reader.dataset;
+  const { envelopeId = '' } = reader.dataset;
   const secret = envelopeSecret(envelopeId);
   if (!secret) throw new ShownError(reader.dataset['msgMissing'] ?? '');
   if (!globalThis.crypto?.subtle) throw new ShownError(reader.dataset['msgUnsupported'] ?? '');
 
-  // Both requests at once: the key is quick, the ciphertext is the long wait (and its download
-  // already began with the page, which announces it as a preload: same URL, same credentials).
-  // Never rejects (null on any failure), so a refused key leaves no unhandled rejection behind.
-  const payloadDownload: Promise<Uint8Array | null> = fetch(payloadUrl)
-    .then((r) => (r.ok ? r.arrayBuffer().then((b) => new Uint8Array(b)) : null))
-    .catch(() => null);
-  const keyResponse = await fetch(keyUrl, { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' } }).catch(() => null);
+  // Both requests at once, usually started already by reader-start.js while this bundle loaded.
+  const started = (window as unknown as Record<string, ReaderRequests | undefined>)[STARTED_REQUESTS] ?? startRequests(reader);
+  const payloadDownload = started.payload;
+  const keyResponse = await started.key;
   if (!keyResponse) throw new ShownError(reader.dataset['msgNetwork'] ?? '');
   const key = (await keyResponse.json().catch(() => ({}))) as { share?: unknown; algorithm?: unknown; title?: unknown; detail?: unknown };
   if (!keyResponse.ok || typeof key.share !== 'string' || !SECRET.test(key.share)) {
