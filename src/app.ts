@@ -24,7 +24,12 @@ import { buildReaderBundle, buildReaderStartBundle } from './reader/bundle.ts';
 import { accountPageRoutes } from './routes/account-pages.ts';
 import { accountSettingsRoutes } from './routes/account-settings.ts';
 import { adminMessagesApiRoutes } from './routes/admin-messages-api.ts';
+import { adminStaffApiRoutes } from './routes/admin-staff-api.ts';
 import { sentPageRoutes } from './routes/sent-pages.ts';
+import { consoleOrgRoutes } from './routes/console-org.ts';
+import { consoleProfileRoutes } from './routes/console-profiles.ts';
+import { consoleTemplateRoutes } from './routes/console-templates.ts';
+import { consoleMessageRoutes } from './routes/console-messages.ts';
 import type { i18n } from 'i18next';
 
 export interface AppDeps {
@@ -104,6 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { ping: () => database.ping() });
   await app.register(adminApiRoutes, { prefix: '/api/v1/admin', services });
   await app.register(adminMessagesApiRoutes, { prefix: '/api/v1/admin', services });
+  await app.register(adminStaffApiRoutes, { prefix: '/api/v1/admin', services });
   await app.register(gatewayApiRoutes, { prefix: '/api/v1', services, config });
   await app.register(payloadRoutes, { services });
   await app.register(assetRoutes, { publicDir: PUBLIC_DIR, lazy: new Map([['reader.js', buildReaderBundle], ['reader-start.js', buildReaderStartBundle]]) });
@@ -111,6 +117,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(accountPageRoutes, { services, pages, i18n });
   await app.register(accountSettingsRoutes, { services, pages, i18n });
   await app.register(sentPageRoutes, { services, pages, i18n });
+  await app.register(consoleOrgRoutes, { services, pages, i18n });
+  await app.register(consoleProfileRoutes, { services, pages, i18n });
+  await app.register(consoleTemplateRoutes, { services, pages, i18n, publicUrl: config.publicUrl });
+  await app.register(consoleMessageRoutes, { services, pages, i18n });
   if (services.mail.mode === 'outbox') {
     await app.register(outboxRoutes, { mail: services.mail, i18n, views: VIEWS_DIR });
   }

@@ -13,12 +13,14 @@ import { createReadByNotices, type ReadByNotices } from './domain/notices/read-b
 import { createOrgMessageService, createSentService, type OrgMessageService, type SentService } from './domain/senders/sent-service.ts';
 import { createOpeningSealer, type OpeningSealer } from './domain/releases/opening-seal.ts';
 import { createI18n } from './i18n/create-i18n.ts';
-import { LOCALES_DIR } from './paths.ts';
 import type { i18n } from 'i18next';
 import { createAccountServices } from './domain/accounts/account-wiring.ts';
 import type { AccountService } from './domain/accounts/account-service.ts';
 import type { SessionService } from './domain/accounts/session-service.ts';
 import type { PassphraseHasher } from './crypto/passphrases.ts';
+import { createStaffService, type StaffService } from './domain/staff/staff-service.ts';
+import { createStaffMailer } from './domain/staff/staff-mail.ts';
+import { LOCALES_DIR, VIEWS_DIR } from './paths.ts';
 
 export interface Services {
   audit: AuditService;
@@ -34,6 +36,7 @@ export interface Services {
   openings: OpeningSealer;
   accounts: AccountService;
   sessions: SessionService;
+  staff: StaffService;
 }
 
 /** Wires the domain services over one database; nothing here is global. */
@@ -70,6 +73,13 @@ export function createServices(deps: {
     ...accountServices,
     sent: createSentService({ db, accounts: accountServices.accounts, audit, now: deps.now }),
     orgMessages: createOrgMessageService({ db, audit, now: deps.now }),
+    staff: createStaffService({
+      db,
+      accounts: accountServices.accounts,
+      audit,
+      mailer: createStaffMailer({ mail, i18n, views: VIEWS_DIR, publicUrl: deps.publicUrl ?? 'http://localhost:8080' }),
+      now: deps.now,
+    }),
   };
 }
 

@@ -12,6 +12,7 @@ type Json<T> = ColumnType<T, string, string>;
 export interface OrganisationsTable {
   id: Generated<string>;
   name: string;
+  default_locale: Generated<string>;
   created_at: Timestamp;
 }
 
@@ -19,8 +20,24 @@ export interface UsersTable {
   id: Generated<string>;
   org_id: string;
   email: string;
-  role: 'admin';
+  role: 'admin' | 'delegated';
+  role_id: string | null;
+  invited_by: string | null;
+  first_seen_at: NullableTimestamp;
+  last_seen_at: NullableTimestamp;
   created_at: Timestamp;
+}
+
+export interface AdminRolesTable {
+  id: Generated<string>;
+  org_id: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface AdminRoleProfilesTable {
+  role_id: string;
+  profile_id: string;
 }
 
 export interface ApiTokensTable {
@@ -199,6 +216,8 @@ export interface DB {
   envelope_openings: EnvelopeOpeningsTable;
   organisations: OrganisationsTable;
   users: UsersTable;
+  admin_roles: AdminRolesTable;
+  admin_role_profiles: AdminRoleProfilesTable;
   api_tokens: ApiTokensTable;
   profiles: ProfilesTable;
   gateway_credentials: GatewayCredentialsTable;

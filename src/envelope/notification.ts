@@ -87,6 +87,36 @@ export async function buildNotification(input: NotificationInput, deps: Notifica
   const extraHeaders = checkExtraHeaders(input.extraHeaders ?? {});
   const attachmentPart = buildSecuredocPart(input.attachment);
 
+  const { html, text } = renderNotificationBodies(input, deps);
+
+  const composer = new MailComposer({
+    subject: input.subject.replace(/[\r\n]+/g, ' '),
+    text,
+    html,
+    attachments: [{ raw: attachmentPart }],
+    headers: extraHeaders,
+  });
+  const built = await composer.compile().build();
+
+  const fields: [string, string][] = [];
+  for (const [key, name] of PASSTHROUGH) {
+    const value = original[key];
+    if (value !== undefined) fields.push([name, value]);
+  }
+  if (original.date === undefined) fields.push(['Date', new Date().toUTCString().replace(/GMT$/, '+0000')]);
+  if (original.messageId === undefined) fields.push(['Message-ID', `<${randomUUID()}@${keyService.hostname}>`]);
+  return prependHeaders(built, fields);
+}
+
+/**
+ * The notification's two bodies from the profile's templates (or the default views), as the
+ * recipient will see them; also the console's preview.
+ */
+export function renderNotificationBodies(
+  input: Pick<NotificationInput, 'locale' | 'templates' | 'data'>,
+  deps: NotificationDeps,
+): { html: string; text: string } {
+  const keyService = parseKeyServiceUrl(input.data.keyServiceUrl);
   const hbs = createTemplateEngine({ i18n: deps.i18n, locale: input.locale });
   const t = deps.i18n.getFixedT(input.locale);
   const dates = createDateFormatter(input.locale);
@@ -121,26 +151,8 @@ export async function buildNotification(input: NotificationInput, deps: Notifica
   };
   // nodemailer keeps body line ends as given, and SMTP needs CRLF (bare LF is refused by some
   // servers), so the bodies are normalised here.
-  const html = toCrlf(renderHtml(data));
-  const text = toCrlf(renderText(data));
+  return { html: toCrlf(renderHtml(data)), text: toCrlf(renderText(data)) };
 
-  const composer = new MailComposer({
-    subject: input.subject.replace(/[\r\n]+/g, ' '),
-    text,
-    html,
-    attachments: [{ raw: attachmentPart }],
-    headers: extraHeaders,
-  });
-  const built = await composer.compile().build();
-
-  const fields: [string, string][] = [];
-  for (const [key, name] of PASSTHROUGH) {
-    const value = original[key];
-    if (value !== undefined) fields.push([name, value]);
-  }
-  if (original.date === undefined) fields.push(['Date', new Date().toUTCString().replace(/GMT$/, '+0000')]);
-  if (original.messageId === undefined) fields.push(['Message-ID', `<${randomUUID()}@${keyService.hostname}>`]);
-  return prependHeaders(built, fields);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { i18n } from 'i18next';
@@ -47,6 +47,9 @@ export interface PageRenderer {
 export function createPageRenderer(deps: { i18n: i18n; views: string }): PageRenderer {
   const names = new Map(SUPPORTED_LOCALES.map((l) => [l, new Intl.DisplayNames([l], { type: 'language' }).of(l) ?? l]));
   const engines = new Map<Locale, TemplateEngine>();
+  // views/partials/NAME.hbs is {{> NAME}} in every page (the console's navigation, for one).
+  const partialsDir = join(deps.views, 'partials');
+  const partials = existsSync(partialsDir) ? readdirSync(partialsDir).filter((f) => f.endsWith('.hbs')).map((f) => [f.slice(0, -4), readView(partialsDir, f)] as const) : [];
   const compiled = new Map<string, (data: object) => string>();
 
   const engineFor = (locale: Locale): TemplateEngine => {
@@ -54,6 +57,9 @@ export function createPageRenderer(deps: { i18n: i18n; views: string }): PageRen
     if (!hbs) {
       hbs = createTemplateEngine({ i18n: deps.i18n, locale });
       hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+      // {{t (concat "ns:prefix." value)}}: a key built from a value the page lists.
+      hbs.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map(String).join(''));
+      for (const [name, source] of partials) hbs.registerPartial(name, source);
       engines.set(locale, hbs);
     }
     return hbs;

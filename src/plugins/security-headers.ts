@@ -11,7 +11,8 @@ export function registerSecurityHeaders(app: FastifyInstance): void {
     if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', DEFAULT_CSP);
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
-    reply.header('x-frame-options', 'DENY');
+    // A page that may be framed by this site (the console's template preview) says so itself.
+    if (!reply.hasHeader('x-frame-options')) reply.header('x-frame-options', 'DENY');
     if (!reply.hasHeader('cross-origin-resource-policy')) {
       reply.header('cross-origin-resource-policy', request.url.startsWith('/payloads/') ? 'cross-origin' : 'same-origin');
     }

@@ -1,9 +1,9 @@
 import Type from 'typebox';
 import type { FastifyInstance } from 'fastify';
-import type { StoredAuditEntry } from '../domain/audit/audit-repository.ts';
 import type { Services } from '../services.ts';
 import { requireBearer } from './auth.ts';
 import { problemRef } from './schemas.ts';
+import { auditJson, toCsv } from './audit-export.ts';
 
 const security = [{ adminToken: [] }];
 const errors = { 400: problemRef, 401: problemRef, 404: problemRef };
@@ -44,7 +44,7 @@ export async function adminMessagesApiRoutes(app: FastifyInstance, opts: { servi
     },
     async (request) => {
       const q = request.query as { q?: string; page?: number };
-      const r = await services.orgMessages.list(admin(request).orgId, { q: q.q ?? null, page: q.page ?? 1 });
+      const r = await services.orgMessages.list({ orgId: admin(request).orgId, profileIds: null }, { q: q.q ?? null, page: q.page ?? 1 });
       return {
         page: r.page,
         more: r.more,
@@ -65,7 +65,7 @@ export async function adminMessagesApiRoutes(app: FastifyInstance, opts: { servi
     { schema: { tags: ['admin'], summary: 'Lock a message of the organisation; recipients see the reason', security, params: IdParams, body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }), response: { 204: Type.Null(), ...errors } } },
     async (request, reply) => {
       const who = admin(request);
-      await services.orgMessages.lock(who.orgId, (request.params as { id: string }).id, (request.body as { reason: string }).reason, `admin:${who.email}`);
+      await services.orgMessages.lock({ orgId: who.orgId, profileIds: null }, (request.params as { id: string }).id, (request.body as { reason: string }).reason, `admin:${who.email}`);
       return reply.code(204).send();
     },
   );
@@ -75,7 +75,7 @@ export async function adminMessagesApiRoutes(app: FastifyInstance, opts: { servi
     { schema: { tags: ['admin'], summary: 'Unlock a message of the organisation', security, params: IdParams, response: { 204: Type.Null(), ...errors } } },
     async (request, reply) => {
       const who = admin(request);
-      await services.orgMessages.unlock(who.orgId, (request.params as { id: string }).id, `admin:${who.email}`);
+      await services.orgMessages.unlock({ orgId: who.orgId, profileIds: null }, (request.params as { id: string }).id, `admin:${who.email}`);
       return reply.code(204).send();
     },
   );
@@ -121,25 +121,4 @@ export async function adminMessagesApiRoutes(app: FastifyInstance, opts: { servi
       return reply.type('application/x-ndjson; charset=utf-8').send(records.map((r) => `${JSON.stringify(auditJson(r))}\n`).join(''));
     },
   );
-}
-
-function auditJson(r: StoredAuditEntry) {
-  return { seq: r.seq, at: r.at.toISOString(), actor: r.actor, action: r.action, subject: r.subject, detail: r.detail, hash: Buffer.from(r.hash).toString('hex') };
-}
-
-const CSV_COLUMNS = ['seq', 'at', 'actor', 'action', 'subject', 'detail', 'hash'] as const;
-
-/** RFC 4180, with cells that a spreadsheet would run as a formula made inert (a leading '). */
-function toCsv(records: StoredAuditEntry[]): string {
-  const cell = (v: unknown) => {
-    let s = typeof v === 'string' ? v : v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-    if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  const lines = [CSV_COLUMNS.join(',')];
-  for (const r of records) {
-    const j = auditJson(r);
-    lines.push(CSV_COLUMNS.map((c) => cell(j[c])).join(','));
-  }
-  return `${lines.join('\r\n')}\r\n`;
 }

@@ -32,3 +32,8 @@ export async function updateProfileSettings(db: Kysely<DB>, id: string, settings
     .returning(COLUMNS)
     .executeTakeFirst();
 }
+
+/** The organisation's default envelope language, which a new profile starts with. */
+export async function findOrgDefaultLocale(db: Kysely<DB>, orgId: string): Promise<string | undefined> {
+  return (await db.selectFrom('organisations').select('default_locale').where('id', '=', orgId).executeTakeFirst())?.default_locale;
+}

@@ -10,6 +10,8 @@ import {
   type ProfileSettings,
 } from './profile-settings.ts';
 import * as repo from './profile-repository.ts';
+import { checkTemplate, type TemplateKind } from '../../envelope/template-check.ts';
+import { isLocale } from '../../i18n/locales.ts';
 
 export interface Profile {
   id: string;
@@ -21,8 +23,13 @@ export interface Profile {
 }
 
 export interface ProfileService {
-  create(orgId: string, name: string, settings?: unknown): Promise<Profile>;
-  update(orgId: string, name: string, patch: unknown): Promise<Profile>;
+  /** Unset settings take their defaults; the envelope language, the organisation's default. */
+  create(orgId: string, name: string, settings?: unknown, actor?: string): Promise<Profile>;
+  /**
+   * Merges `patch` onto the settings. Templates that change are checked first (checkTemplate):
+   * their problems come back as a DomainError 'invalid' whose details read "KIND: line N: …".
+   */
+  update(orgId: string, name: string, patch: unknown, actor?: string): Promise<Profile>;
   get(orgId: string, name: string): Promise<Profile>;
   list(orgId: string): Promise<Profile[]>;
   /** By id, for the opening flow (an envelope names its profile by id); null when gone. */
@@ -53,23 +60,49 @@ function settingsOrInvalid(fn: () => ProfileSettings): ProfileSettings {
   }
 }
 
+/** The templates of `after` that differ from `before`, each checked; every problem refuses the change. */
+async function refuseBadTemplates(before: ProfileSettings, after: ProfileSettings): Promise<void> {
+  const pairs: [TemplateKind, string | null, string | null][] = [
+    ['html', before.templates.html, after.templates.html],
+    ['text', before.templates.text, after.templates.text],
+    ['failure', before.templates.failure, after.templates.failure],
+    ['failureSubject', before.templates.failureSubject, after.templates.failureSubject],
+    ['subject', before.subjectTemplate, after.subjectTemplate],
+  ];
+  const problems: string[] = [];
+  for (const [kind, was, is] of pairs) {
+    if (is === null || is === was) continue;
+    for (const p of await checkTemplate(kind, is)) problems.push(`${kind}: ${p.line === null ? '' : `line ${p.line}: `}${p.message}`);
+  }
+  if (problems.length > 0) throw new DomainError('invalid', 'the templates have problems', problems);
+}
+
 export function createProfileService(deps: { db: Kysely<DB>; audit?: AuditService; now?: () => Date }): ProfileService {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
   const notFound = (name: string) => new DomainError('not_found', `there is no profile named "${name}"`);
 
   return {
-    async create(orgId, name, settings = {}) {
+    async create(orgId, name, settings = {}, actor = 'admin') {
       if (!NAME.test(name)) {
         throw new DomainError('invalid', 'a profile name is 1-63 letters, digits, spaces, dots, dashes or underscores');
       }
-      const merged = settingsOrInvalid(() => mergeProfileSettings(DEFAULT_PROFILE_SETTINGS, settings));
+      const orgLocale = await repo.findOrgDefaultLocale(db, orgId);
+      const base = orgLocale && isLocale(orgLocale) ? { ...DEFAULT_PROFILE_SETTINGS, defaultLocale: orgLocale } : DEFAULT_PROFILE_SETTINGS;
+      const merged = settingsOrInvalid(() => mergeProfileSettings(base, settings));
+      await refuseBadTemplates(base, merged);
       const row = await repo.insertProfile(db, { orgId, name, settings: merged });
       if (!row) throw new DomainError('conflict', `a profile named "${name}" already exists`);
-      await deps.audit?.record({ orgId, actor: 'admin', action: 'profile.create', subject: name, detail: {} });
+      await deps.audit?.record({ orgId, actor, action: 'profile.create', subject: name, detail: {} });
       return toProfile(row);
     },
-    async update(orgId, name, patch) {
+    async update(orgId, name, patch, actor = 'admin') {
+      // Checked before the transaction: the HTML check loads a DOM, which takes a moment, and
+      // nothing should hold the row meanwhile. The check looks at the patch's templates only.
+      const before = await repo.findProfileByName(db, orgId, name);
+      if (!before) throw notFound(name);
+      const current = validateProfileSettings(before.settings);
+      await refuseBadTemplates(current, settingsOrInvalid(() => mergeProfileSettings(current, patch)));
       return db.transaction().execute(async (tx) => {
         const row = await repo.findProfileByName(tx, orgId, name);
         if (!row) throw notFound(name);
@@ -77,7 +110,7 @@ export function createProfileService(deps: { db: Kysely<DB>; audit?: AuditServic
         const updated = toProfile((await repo.updateProfileSettings(tx, row.id, merged, now()))!);
         // Which settings changed, not their values (a logo or a template can be large).
         const changed = patch !== null && typeof patch === 'object' ? Object.keys(patch).sort() : [];
-        await deps.audit?.appendWithin(tx, [{ orgId, at: now(), actor: 'admin', action: 'profile.update', subject: name, detail: { changed } }]);
+        await deps.audit?.appendWithin(tx, [{ orgId, at: now(), actor, action: 'profile.update', subject: name, detail: { changed } }]);
         return updated;
       });
     },

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 
 const COLUMNS = ['id', 'org_id', 'sender', 'subject', 'created_at', 'expires_at', 'read_by', 'locked_at', 'lock_reason', 'recipients_to', 'recipients_cc', 'recipients_bcc'] as const;
@@ -20,9 +20,19 @@ export async function listSent(db: Kysely<DB>, senders: readonly string[], opts:
   return { rows: rows.slice(0, opts.limit), more: rows.length > opts.limit };
 }
 
+/** Envelopes of an organisation, or of some of its profiles only (`profileIds` not null). */
+export interface OrgScope {
+  orgId: string;
+  profileIds: readonly string[] | null;
+}
+
+// An empty list of profiles matches nothing (an "in ()" would be a syntax error).
+const inScope = (scope: OrgScope) => (eb: ExpressionBuilder<DB, 'envelopes'>) =>
+  scope.profileIds === null ? eb('org_id', '=', scope.orgId) : scope.profileIds.length === 0 ? eb.val(false) : eb.and([eb('org_id', '=', scope.orgId), eb('profile_id', 'in', scope.profileIds)]);
+
 /** An organisation's envelopes, newest first (administrators: metadata only, never content). */
-export async function listInOrg(db: Kysely<DB>, orgId: string, opts: { q: string | null; offset: number; limit: number }) {
-  let query = db.selectFrom('envelopes').where('org_id', '=', orgId);
+export async function listInOrg(db: Kysely<DB>, scope: OrgScope, opts: { q: string | null; offset: number; limit: number }) {
+  let query = db.selectFrom('envelopes').where(inScope(scope));
   if (opts.q) {
     const like = likePattern(opts.q);
     query = query.where((eb) => eb.or([eb('subject', 'ilike', like), eb('sender', 'ilike', like), anyRecipientLike(like)]));
@@ -31,8 +41,8 @@ export async function listInOrg(db: Kysely<DB>, orgId: string, opts: { q: string
   return { rows: rows.slice(0, opts.limit), more: rows.length > opts.limit };
 }
 
-export async function findInOrg(db: Kysely<DB>, orgId: string, id: string) {
-  return (await db.selectFrom('envelopes').select(COLUMNS).where('id', '=', id).where('org_id', '=', orgId).executeTakeFirst()) ?? null;
+export async function findInOrg(db: Kysely<DB>, scope: OrgScope, id: string) {
+  return (await db.selectFrom('envelopes').select(COLUMNS).where('id', '=', id).where(inScope(scope)).executeTakeFirst()) ?? null;
 }
 
 export async function findSent(db: Kysely<DB>, senders: readonly string[], id: string) {

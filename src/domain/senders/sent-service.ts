@@ -4,6 +4,9 @@ import type { AccountService } from '../accounts/account-service.ts';
 import type { AuditService } from '../audit/audit-service.ts';
 import { DomainError } from '../errors.ts';
 import * as repo from './sent-repository.ts';
+import type { OrgScope } from './sent-repository.ts';
+
+export type { OrgScope } from './sent-repository.ts';
 
 export interface SentRecipient {
   address: string;
@@ -32,11 +35,15 @@ export interface SentService {
   setDates(accountId: string, id: string, dates: { expiresAt: Date | null; readBy: Date | null }): Promise<void>;
 }
 
-/** The same controls for an organisation's administrators: every message of the organisation. */
+/**
+ * The lock for an organisation's administrators: every message of the organisation, or for a
+ * delegated administrator those of the profiles their role names. A message out of scope is as
+ * absent as one that does not exist.
+ */
 export interface OrgMessageService {
-  list(orgId: string, opts: { q?: string | null; page?: number }): Promise<{ messages: (SentMessage & { sender: string })[]; page: number; more: boolean }>;
-  lock(orgId: string, id: string, reason: string, actor: string): Promise<void>;
-  unlock(orgId: string, id: string, actor: string): Promise<void>;
+  list(scope: OrgScope, opts: { q?: string | null; page?: number }): Promise<{ messages: (SentMessage & { sender: string })[]; page: number; more: boolean }>;
+  lock(scope: OrgScope, id: string, reason: string, actor: string): Promise<void>;
+  unlock(scope: OrgScope, id: string, actor: string): Promise<void>;
 }
 
 export const SENT_PAGE_SIZE = 20;
@@ -50,27 +57,27 @@ export const MAX_LOCK_REASON = 500;
 export function createOrgMessageService(deps: { db: Kysely<DB>; audit: AuditService; now?: () => Date }): OrgMessageService {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
-  async function owned(orgId: string, id: string) {
-    const row = await repo.findInOrg(db, orgId, id);
+  async function owned(scope: OrgScope, id: string) {
+    const row = await repo.findInOrg(db, scope, id);
     if (!row) throw new DomainError('not_found', 'there is no such message in this organisation');
     return row;
   }
   return {
-    async list(orgId, opts) {
+    async list(scope, opts) {
       const page = Math.max(1, Math.floor(opts.page ?? 1));
       const q = opts.q?.trim().slice(0, 200) || null;
-      const { rows, more } = await repo.listInOrg(db, orgId, { q, offset: (page - 1) * SENT_PAGE_SIZE, limit: SENT_PAGE_SIZE });
+      const { rows, more } = await repo.listInOrg(db, scope, { q, offset: (page - 1) * SENT_PAGE_SIZE, limit: SENT_PAGE_SIZE });
       const messages = await toMessages(db, rows);
       return { messages: messages.map((m, i) => ({ ...m, sender: rows[i]!.sender })), page, more };
     },
-    async lock(orgId, id, reason, actor) {
+    async lock(scope, id, reason, actor) {
       const text = checkReason(reason);
-      const row = await owned(orgId, id);
+      const row = await owned(scope, id);
       await repo.setLock(db, id, { at: now(), reason: text });
       await deps.audit.record({ orgId: row.org_id, actor, action: 'envelope.lock', subject: id, detail: { reason: text } });
     },
-    async unlock(orgId, id, actor) {
-      const row = await owned(orgId, id);
+    async unlock(scope, id, actor) {
+      const row = await owned(scope, id);
       await repo.setLock(db, id, null);
       await deps.audit.record({ orgId: row.org_id, actor, action: 'envelope.unlock', subject: id, detail: {} });
     },

@@ -29,19 +29,10 @@ export interface FailureNoticeInput {
  * so the notice carries nothing the encryption was meant to protect.
  */
 export async function buildFailureNotice(input: FailureNoticeInput, deps: { i18n: i18n }): Promise<Buffer> {
-  const locale: Locale = input.settings.defaultLocale;
-  const t = deps.i18n.getFixedT(locale);
-  const hbs = createTemplateEngine({ i18n: deps.i18n, locale });
-  const data = {
-    subject: input.original.subject,
-    recipients: input.original.recipients,
-    reason: t(`gateway:failure.reason.${input.reason}`),
-    detail: input.detail,
-    firstSeen: input.original.firstSeen,
-  };
-  const template = input.settings.templates.failure;
-  const render = compileTemplate(hbs, template ?? DEFAULT_TEMPLATE, { name: template ? 'profile failure template' : 'default failure template', noEscape: true });
-  const text = render(data).replace(/\r?\n/g, '\r\n');
+  const text = renderFailureText(
+    { locale: input.settings.defaultLocale, template: input.settings.templates.failure, reason: input.reason, detail: input.detail, original: input.original },
+    deps,
+  ).replace(/\r?\n/g, '\r\n');
   const composer = new MailComposer({
     from: input.from,
     to: input.to,
@@ -52,6 +43,24 @@ export async function buildFailureNotice(input: FailureNoticeInput, deps: { i18n
     attachments: [{ filename: 'headers.txt', contentType: 'text/rfc822-headers', content: input.original.headerBlock }],
   });
   return composer.compile().build();
+}
+
+/** The notice's text body from the profile's template (or the default), as the sender will read it. */
+export function renderFailureText(
+  input: { locale: Locale; template: string | null; reason: FailureReason; detail: string; original: Pick<FailureNoticeInput['original'], 'subject' | 'recipients' | 'firstSeen'> },
+  deps: { i18n: i18n },
+): string {
+  const t = deps.i18n.getFixedT(input.locale);
+  const hbs = createTemplateEngine({ i18n: deps.i18n, locale: input.locale });
+  const data = {
+    subject: input.original.subject,
+    recipients: input.original.recipients,
+    reason: t(`gateway:failure.reason.${input.reason}`),
+    detail: input.detail,
+    firstSeen: input.original.firstSeen,
+  };
+  const render = compileTemplate(hbs, input.template ?? DEFAULT_TEMPLATE, { name: input.template ? 'profile failure template' : 'default failure template', noEscape: true });
+  return render(data);
 }
 
 // The default body: every sentence from the locale files, so it reads in the profile's language.
