@@ -1,22 +1,21 @@
-// Who may use which management route. For each role — anonymous, a recipient, the sender, the
-// organisation's administrator, another organisation's administrator — every management route
-// is tried: the allowed ones work, every other one is refused, and a refusal never says whether
-// the object exists (another organisation gets the same 404 for a real id as for a made-up one).
-// Delegated administrators (roles limited to profiles) are not built yet.
+// Who may use which management route. For each role — anonymous, a recipient, the sender, a
+// delegated administrator (a custom role limited to the profile the message was sealed with),
+// the organisation's administrator, another organisation's administrator — every management
+// route (API and console) is tried: the allowed ones work, every other one is refused, and a
+// refusal never says whether the object exists (the same 404 for a real id as for a made-up one).
 
 import { randomBytes } from 'node:crypto';
-import PostalMime from 'postal-mime';
 import t from 'tap';
 import { SESSION_COOKIE } from '../../src/domain/accounts/session-service.ts';
 import { insertAdmin, insertOrganisation } from '../../src/domain/admins/admin-repository.ts';
 import { engines } from '../helpers/databases.ts';
 import { sampleUpload } from '../helpers/services.ts';
 import { startKeyService } from '../helpers/key-service.ts';
+import { signedInCookie } from '../helpers/session-cookie.ts';
 
 const SAME_ORIGIN = { origin: 'https://keys.example.test', 'sec-fetch-site': 'same-origin' };
-const PASSPHRASE = 'correct horse battery staple';
-type Role = 'anonymous' | 'recipient' | 'sender' | 'admin' | 'otherAdmin';
-const ROLES: Role[] = ['anonymous', 'recipient', 'sender', 'admin', 'otherAdmin'];
+type Role = 'anonymous' | 'recipient' | 'sender' | 'delegated' | 'admin' | 'otherAdmin';
+const ROLES: Role[] = ['anonymous', 'recipient', 'sender', 'delegated', 'admin', 'otherAdmin'];
 
 for (const engine of engines()) {
   t.test(`authorisation matrix (${engine.name})`, { skip: engine.skip }, async (t) => {
@@ -41,17 +40,19 @@ for (const engine of engines()) {
     const adminB = await insertAdmin(opened.database.db, orgB.id, 'admin@other.example');
     const otherToken = await services.admins.issueToken(adminB.id, 'test');
 
-    async function session(name: string, email: string): Promise<string> {
-      await services.accounts.register({ name, email, passphrase: PASSPHRASE, passphrase2: PASSPHRASE, securityPhrase: 'x y z', locale: 'en', network: '127.0.0.1' });
-      const mail = (await services.mail.listOutbox(100)).find((m) => m.to.includes(email))!;
-      const text = (await PostalMime.parse((await services.mail.readOutbox(mail.id))!)).text ?? '';
-      const token = /verify#(\S+)/.exec(text)![1]!;
-      await services.accounts.verifyAddress(token);
-      const signed = await services.accounts.signIn({ email, passphrase: PASSPHRASE, network: '127.0.0.1' });
-      if (!signed.ok) throw new Error('sign-in failed');
-      return (await services.sessions.create(signed.accountId, { remember: false, userAgent: null, ip: null })).cookie;
-    }
-    const cookies: Partial<Record<Role, string>> = { recipient: await session('Bob', 'bob@example.net'), sender: await session('Alice', 'alice@example.org') };
+    // The delegated administrator's role may use the profile the envelope was sealed with.
+    const standard = await services.profiles.get(ks.orgId, 'Standard');
+    const adminA = { orgId: ks.orgId, email: 'admin@example.test', role: 'admin' as const, profileIds: null };
+    const role = await services.staff.saveRole(adminA, { name: 'Standard desk', profileIds: [standard.id] });
+    await services.staff.invite(adminA, { email: 'delegate@example.test', role: { kind: 'role', roleId: role.id }, locale: 'en' });
+    const session = (name: string, email: string) => signedInCookie(services, name, email);
+    const cookies: Partial<Record<Role, string>> = {
+      recipient: await session('Bob', 'bob@example.net'),
+      sender: await session('Alice', 'alice@example.org'),
+      delegated: await session('Dee', 'delegate@example.test'),
+      admin: await session('Ada', 'admin@example.test'),
+      otherAdmin: await session('Otto', 'admin@other.example'),
+    };
     const bearer: Partial<Record<Role, string>> = { admin: ks.adminToken, otherAdmin: otherToken };
     const as = (role: Role) => ({
       ...(bearer[role] ? { authorization: `Bearer ${bearer[role]}` } : {}),
@@ -80,7 +81,20 @@ for (const engine of engines()) {
       { name: 'lock any message', method: 'POST', url: (id) => `${api}/messages/${id}/lock`, body: { reason: 'held by the administrator' }, allowed: ['admin'], ok: [204] },
       { name: 'unlock any message', method: 'POST', url: (id) => `${api}/messages/${id}/unlock`, allowed: ['admin'], ok: [204] },
       { name: 'export audit', method: 'GET', url: () => `${api}/audit`, allowed: ['admin', 'otherAdmin'], ok: [200] },
-      { name: 'sent list', method: 'GET', url: () => '/sent', allowed: ['recipient', 'sender'], ok: [200] },
+      { name: 'console home', method: 'GET', url: () => '/admin', allowed: ['delegated', 'admin', 'otherAdmin'], ok: [200] },
+      { name: 'console organisation', method: 'POST', url: () => '/admin', form: 'name=Example%20Org&defaultLocale=en', allowed: ['admin', 'otherAdmin'], ok: [303] },
+      { name: 'console profiles', method: 'GET', url: () => '/admin/profiles', allowed: ['admin', 'otherAdmin'], ok: [200] },
+      { name: 'console profile', method: 'GET', url: () => '/admin/profiles/Standard', allowed: ['admin'], ok: [200] },
+      { name: 'console profile settings', method: 'POST', url: () => '/admin/profiles/Standard', form: 'go=removeLogo', allowed: ['admin'], ok: [303] },
+      { name: 'console templates', method: 'GET', url: () => '/admin/profiles/Standard/templates', allowed: ['admin'], ok: [200] },
+      { name: 'console template preview', method: 'POST', url: () => '/admin/profiles/Standard/templates/preview?show=text', form: 'text=Hello', allowed: ['admin'], ok: [200] },
+      { name: 'console users', method: 'GET', url: () => '/admin/users', allowed: ['admin', 'otherAdmin'], ok: [200] },
+      { name: 'console roles', method: 'GET', url: () => '/admin/roles', allowed: ['admin', 'otherAdmin'], ok: [200] },
+      { name: 'console audit', method: 'GET', url: () => '/admin/audit', allowed: ['admin', 'otherAdmin'], ok: [200] },
+      { name: 'console messages', method: 'GET', url: () => '/admin/messages', allowed: ['delegated', 'admin', 'otherAdmin'], ok: [200] },
+      { name: 'console lock', method: 'POST', url: (id) => '/admin/messages', form: 'go=lock&reason=held&message=ID', allowed: ['delegated', 'admin'], ok: [303] },
+      { name: 'console unlock', method: 'POST', url: (id) => '/admin/messages', form: 'go=unlock&message=ID', allowed: ['delegated', 'admin'], ok: [303] },
+      { name: 'sent list', method: 'GET', url: () => '/sent', allowed: ['recipient', 'sender', 'delegated', 'admin', 'otherAdmin'], ok: [200] },
       { name: 'sent message', method: 'GET', url: (id) => `/sent/${id}`, allowed: ['sender'], ok: [200] },
       { name: 'sender lock', method: 'POST', url: (id) => `/sent/${id}`, form: 'go=lock&reason=wrong%20person', allowed: ['sender'], ok: [303] },
       { name: 'sender unlock', method: 'POST', url: (id) => `/sent/${id}`, form: 'go=unlock', allowed: ['sender'], ok: [303] },
@@ -92,7 +106,7 @@ for (const engine of engines()) {
         method: route.method,
         url: route.url(id),
         headers: { ...as(role), ...SAME_ORIGIN, ...(route.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
-        ...(route.body ? { payload: route.body } : route.form ? { payload: route.form } : {}),
+        ...(route.body ? { payload: route.body } : route.form ? { payload: route.form.replace('message=ID', `message=${id}`) } : {}),
       });
 
     for (const route of routes) {
@@ -103,20 +117,21 @@ for (const engine of engines()) {
           continue;
         }
         t.notOk(res.statusCode >= 200 && res.statusCode < 300, `${route.name} as ${role}: refused (${res.statusCode})`);
+        const none = await call(route, role, missingId);
         if (route.url(envelopeId).startsWith('/api/')) {
           // No administrator token: 401. Another organisation's: 404, exactly as for nothing.
           if (role === 'otherAdmin') {
-            const none = await call(route, role, missingId);
             t.equal(res.statusCode, 404, `${route.name} as another organisation: 404`);
             t.equal(none.statusCode, res.statusCode, `${route.name}: the same answer as for an id that does not exist`);
           } else t.equal(res.statusCode, 401, `${route.name} as ${role}: 401`);
-        } else if (role === 'anonymous' || role === 'admin' || role === 'otherAdmin') {
+        } else if (role === 'anonymous') {
           t.equal(res.statusCode, 303, `${route.name} as ${role}: sent to sign in`);
           t.match(res.headers.location, /^\/signin\?next=/);
+        } else if (route.url(envelopeId).startsWith('/admin') && (role === 'recipient' || role === 'sender')) {
+          t.equal(res.statusCode, 403, `${route.name} as ${role}: no console access`);
         } else {
-          const none = await call(route, role, missingId);
           t.equal(res.statusCode, 404, `${route.name} as ${role}: 404`);
-          t.equal(none.statusCode, 404, `${route.name} as ${role}: the same as for a message that does not exist`);
+          t.equal(none.statusCode, 404, `${route.name} as ${role}: the same as for something that does not exist`);
           t.equal(res.body, none.body, 'word for word');
         }
       }
