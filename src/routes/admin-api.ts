@@ -4,6 +4,7 @@ import type { Credential } from '../domain/credentials/credential-service.ts';
 import type { Profile } from '../domain/profiles/profile-service.ts';
 import type { Services } from '../services.ts';
 import { requireBearer } from './auth.ts';
+import { actorOf } from '../domain/staff/staff-service.ts';
 import { CredentialSchema, IssuedCredentialSchema, ProfileSchema, problemRef } from './schemas.ts';
 
 const security = [{ adminToken: [] }];
@@ -50,7 +51,7 @@ export async function adminApiRoutes(app: FastifyInstance, opts: { services: Ser
     },
     async (request, reply) => {
       const body = request.body as { name: string; settings?: object };
-      const profile = await services.profiles.create(admin(request).orgId, body.name, body.settings ?? {});
+      const profile = await services.profiles.create(admin(request).orgId, body.name, body.settings ?? {}, actorOf(admin(request)));
       return reply.code(201).send(profileJson(profile));
     },
   );
@@ -75,7 +76,7 @@ export async function adminApiRoutes(app: FastifyInstance, opts: { services: Ser
     },
     async (request) => {
       const { name } = request.params as { name: string };
-      return profileJson(await services.profiles.update(admin(request).orgId, name, (request.body as { settings: object }).settings));
+      return profileJson(await services.profiles.update(admin(request).orgId, name, (request.body as { settings: object }).settings, actorOf(admin(request))));
     },
   );
 
