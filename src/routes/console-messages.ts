@@ -5,7 +5,7 @@ import { ENVELOPE_ID } from '../domain/envelopes/envelope-service.ts';
 import type { ConsolePrincipal } from '../domain/staff/staff-service.ts';
 import { actorOf } from '../domain/staff/staff-service.ts';
 import type { AccountRouteOptions } from './account-pages.ts';
-import { field, query, seeOther, withQuery } from './account-http.ts';
+import { field, query, safeNext, seeOther, withQuery } from './account-http.ts';
 import { auditJson, toCsv } from './audit-export.ts';
 import { consoleHttp } from './console-http.ts';
 
@@ -64,7 +64,8 @@ export async function consoleMessageRoutes(app: FastifyInstance, opts: AccountRo
     const t = i18n.getFixedT(opts.pages.localeOf(request));
     const body = request.body;
     const id = field(body, 'message');
-    const back = field(body, 'back').startsWith('/admin/messages') ? field(body, 'back') : '/admin/messages';
+    // Back to the list page the form was on (its search and page), and never anywhere else.
+    const back = field(body, 'back').startsWith('/admin/messages') ? safeNext(field(body, 'back'), '/admin/messages') : '/admin/messages';
     const sep = back.includes('?') ? '&' : '?';
     if (!ENVELOPE_ID.test(id)) return http.missing(request, reply, who, 'messages');
     try {
