@@ -7,6 +7,7 @@ import { gatewayCommand } from './gateway-command.ts';
 import { messagesCommand } from './messages-command.ts';
 import { profileCommand } from './profile-command.ts';
 import { sealCommand } from './seal-command.ts';
+import { orgCommand, rolesCommand, usersCommand } from './staff-command.ts';
 
 const USAGE = `waxseal — registered-envelope email encryption
 
@@ -18,6 +19,9 @@ const USAGE = `waxseal — registered-envelope email encryption
   waxseal kek add                         add a new key version to the key file (then: rewrap)
   waxseal kek rewrap [--batch N]          re-wrap every share under the current key, N per transaction
   waxseal messages list|lock|unlock ...   the organisation's messages (see: waxseal messages --help)
+  waxseal users list|invite|role|remove   console users and invitations (see: waxseal users --help)
+  waxseal roles list|create|set|delete    custom roles limited to some profiles (see: waxseal roles --help)
+  waxseal org show|set                    the organisation's name and default language (see: waxseal org --help)
   waxseal gateway check|run|status FILE   the sealing gateway beside the MTA (see docs/gateway.md)
   waxseal audit verify                    recompute the audit record's hash chain; exit 1 if a record was changed
   waxseal seal --profile NAME < in.eml > out.eml
@@ -49,6 +53,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await gatewayCommand(rest, io);
       case 'messages':
         return await messagesCommand(rest, io);
+      case 'users':
+        return await usersCommand(rest, io);
+      case 'roles':
+        return await rolesCommand(rest, io);
+      case 'org':
+        return await orgCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -145,7 +145,18 @@ for (const engine of engines()) {
       );
       t.ok(badLogo instanceof ProfileError, 'a logo that is not what it claims is the profile\'s fault');
       t.match(badLogo.message, /profile "BadLogo" cannot produce an envelope/);
-      const badTemplate = await errorOf(sealWith('BadTemplate', { templates: { html: '{{#if}}', text: null, failure: null, failureSubject: 'x' } }, message()));
+      // The key service refuses such a template now (template-check.ts); one stored before that
+      // check existed is written straight into the row, and the gateway still stops at it.
+      const badToken = await provisionProfile(ks, 'BadTemplate', {});
+      const stored = (await ks.services.profiles.get(ks.orgId, 'BadTemplate')).settings;
+      await opened.database.db
+        .updateTable('profiles')
+        .set({ settings: JSON.stringify({ ...stored, templates: { ...stored.templates, html: '{{#if}}' } }) })
+        .where('org_id', '=', ks.orgId)
+        .where('name', '=', 'BadTemplate')
+        .execute();
+      const badClient = createKeyServiceClient({ url: ks.url, credential: badToken, attempts: 1 });
+      const badTemplate = await errorOf(sealMessage(message(), { client: badClient, i18n, views: VIEWS_DIR }));
       t.ok(badTemplate instanceof ProfileError, 'a template that does not compile is found before upload');
       t.equal(await count(), before, 'no key was stored for any of them');
     });
