@@ -6,12 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { runCli } from '../../src/cli/main.ts';
 import { SUPPORTED_LOCALES } from '../../src/i18n/locales.ts';
 import { browserSkip } from '../helpers/chromium.ts';
+import { captureIo } from '../helpers/cli-io.ts';
 import { engines } from '../helpers/databases.ts';
 import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
 import { provisionProfile } from '../helpers/key-service.ts';
@@ -79,13 +79,11 @@ t.test('an administrator brands a profile; the next envelope shows it', { skip }
   });
 
   await t.test('the next sealed envelope carries the logo and the new template', async (t) => {
-    const out: Buffer[] = [];
-    const stdout = new PassThrough();
-    stdout.on('data', (c: Buffer) => out.push(c));
     const raw = 'From: Clerk <clerk@example.test>\r\nTo: client@example.net\r\nSubject: Statement\r\nContent-Type: text/plain\r\n\r\nYour statement.\r\n';
-    const code = await runCli(['seal', '--profile', 'Brand'], { env: { WAXSEAL_URL: ks.url, WAXSEAL_CREDENTIAL_BRAND: credential }, stdin: Readable.from([Buffer.from(raw)]), stdout, stderr: new PassThrough() });
+    const cli = captureIo({ WAXSEAL_URL: ks.url, WAXSEAL_CREDENTIAL_BRAND: credential }, Buffer.from(raw));
+    const code = await runCli(['seal', '--profile', 'Brand'], cli.io);
     t.equal(code, 0);
-    const sealed = await parseEnvelopeMail(Buffer.concat(out));
+    const sealed = await parseEnvelopeMail(cli.out());
     t.match(sealed.mail.html, /Example Bank secure delivery/, "the notification's HTML is the new template");
     t.match(sealed.mail.html, /clerk@example\.test(&gt;)? sent you a protected message\. Open securedoc\.html to read it\./);
     const file = join(dir, 'securedoc.html');

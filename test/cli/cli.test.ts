@@ -1,5 +1,4 @@
 import t from 'tap';
-import { PassThrough, Readable } from 'node:stream';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,20 +10,9 @@ import { buildCorpus } from '../helpers/corpus.ts';
 import { engines } from '../helpers/databases.ts';
 import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
 import { freePort, listenKeyService } from '../helpers/key-service.ts';
+import { captureIo } from '../helpers/cli-io.ts';
 
-function io(env: Record<string, string>, stdin: Buffer = Buffer.alloc(0)) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  return {
-    io: { env, stdin: Readable.from([stdin]), stdout, stderr },
-    out: () => Buffer.concat(out),
-    err: () => Buffer.concat(err).toString('utf8'),
-  };
-}
+const io = captureIo;
 
 t.test('admin init creates the first administrator once (embedded database)', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'waxseal-cli-'));

@@ -1,21 +1,13 @@
 import t from 'tap';
-import { PassThrough, Readable } from 'node:stream';
 import { runCli } from '../../src/cli/main.ts';
 import { engines } from '../helpers/databases.ts';
 import { listenKeyService } from '../helpers/key-service.ts';
+import { captureIo } from '../helpers/cli-io.ts';
 
+// Command output as text: every command here prints lines.
 function io(env: Record<string, string>) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  return {
-    io: { env, stdin: Readable.from([Buffer.alloc(0)]), stdout, stderr },
-    out: () => Buffer.concat(out).toString('utf8'),
-    err: () => Buffer.concat(err).toString('utf8'),
-  };
+  const captured = captureIo(env);
+  return { ...captured, out: () => captured.out().toString('utf8') };
 }
 
 for (const engine of engines()) {
