@@ -1,4 +1,5 @@
 import Handlebars from 'handlebars';
+import { nearestWord } from '../text/nearest-word.ts';
 import type { Config, DOMPurify, RemovedAttribute, RemovedElement } from 'dompurify';
 
 /**
@@ -81,7 +82,7 @@ function checkNames(kind: TemplateKind, ast: hbs.AST.Program): { problems: Templ
   const helpers = HELPERS[kind];
   const at = (node: hbs.AST.Node, message: string) => problems.push({ line: node.loc.start.line, column: node.loc.start.column + 1, message });
   const unknown = (node: hbs.AST.PathExpression, what: string, name: string, known: readonly string[]) => {
-    const near = nearest(name, known);
+    const near = nearestWord(name, known, 2);
     at(node, `{{${node.original}}} is not a known ${what}${near ? ` (did you mean ${near}?)` : ''}; known: ${known.join(', ')}`);
   };
 
@@ -203,22 +204,4 @@ function locator(source: string): (needles: RegExp[]) => { line: number | null; 
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** The known name within edit distance 2 (ignoring case), nearest first. */
-function nearest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const a = name.toLowerCase().replace(/^@/, '');
-    const b = candidate.toLowerCase().replace(/^@/, '');
-    let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const row = [i];
-      for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = row;
-    }
-    if (previous[b.length]! < bestDistance) [best, bestDistance] = [candidate, previous[b.length]!];
-  }
-  return best;
 }

@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
 import { DETECTOR_NAMES, type DetectorName } from './detectors.ts';
 import { compilePattern } from './regex-pattern.ts';
+import { nearestWord } from '../../text/nearest-word.ts';
 
 /** How a text is tested: substring, whole value, regular expression, or a named detector. */
 export type TextMatch =
@@ -460,28 +461,6 @@ function scalarKey(pair: Pair): string {
 }
 
 function suggest(word: string, options: readonly string[]): string {
-  let best: string | null = null;
-  let bestDistance = Infinity;
-  for (const option of options) {
-    const d = editDistance(word.toLowerCase(), option.toLowerCase());
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = option;
-    }
-  }
-  return best !== null && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean "${best}"?)` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
+  const best = nearestWord(word, options, Math.max(2, Math.floor(word.length / 3)));
+  return best !== undefined ? ` (did you mean "${best}"?)` : '';
 }
