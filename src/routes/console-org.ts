@@ -6,7 +6,7 @@ import type { AccountRouteOptions } from './account-pages.ts';
 import { field, query, seeOther } from './account-http.ts';
 import { consoleHttp, fieldList } from './console-http.ts';
 
-const DONE = new Set(['org', 'invited', 'role', 'removed', 'roleSaved', 'roleDeleted']);
+const DONE = new Set(['org', 'invited', 'invitedNoMail', 'role', 'removed', 'roleSaved', 'roleDeleted']);
 const localeChoices = (selected: string) => SUPPORTED_LOCALES.map((code) => ({ code, name: new Intl.DisplayNames([code], { type: 'language' }).of(code) ?? code, selected: code === selected }));
 const roleChoice = (value: string): RoleChoice => (value === 'admin' ? { kind: 'admin' } : { kind: 'role', roleId: value });
 
@@ -85,8 +85,8 @@ export async function consoleOrgRoutes(app: FastifyInstance, opts: AccountRouteO
       const go = field(body, 'go');
       try {
         if (go === 'invite') {
-          await services.staff.invite(who, { email: field(body, 'email'), role: roleChoice(field(body, 'role')), locale });
-          return seeOther(reply, '/admin/users?done=invited');
+          const invited = await services.staff.invite(who, { email: field(body, 'email'), role: roleChoice(field(body, 'role')), locale });
+          return seeOther(reply, `/admin/users?done=${invited.mailed ? 'invited' : 'invitedNoMail'}`);
         }
         if (go === 'role') {
           await services.staff.setRole(who, field(body, 'user'), roleChoice(field(body, 'role')));

@@ -8,7 +8,7 @@ import PostalMime from 'postal-mime';
 import t from 'tap';
 import { SESSION_COOKIE } from '../../src/domain/accounts/session-service.ts';
 import { engines } from '../helpers/databases.ts';
-import { startKeyService } from '../helpers/key-service.ts';
+import { freePort, startKeyService } from '../helpers/key-service.ts';
 import { sampleUpload } from '../helpers/services.ts';
 import { signedInCookie } from '../helpers/session-cookie.ts';
 
@@ -230,3 +230,19 @@ for (const engine of engines()) {
     });
   });
 }
+
+t.test('an invitation whose mail cannot be sent keeps the user and says so', async (t) => {
+  const opened = await engines().find((e) => e.name === 'pglite')!.open();
+  // Nothing listens on this port: the SMTP server is down.
+  const ks = await startKeyService(opened, { SMTP_URL: `smtp://127.0.0.1:${await freePort()}` });
+  t.teardown(async () => {
+    await ks.close();
+    await opened.dispose();
+  });
+  const by = { orgId: ks.orgId, email: 'admin@example.test', role: 'admin' as const, profileIds: null };
+  const invited = await ks.services.staff.invite(by, { email: 'dee@example.test', role: { kind: 'admin' }, locale: 'de' });
+  t.equal(invited.mailed, false, 'the mail did not go');
+  t.ok((await ks.services.staff.listUsers(by)).some((u) => u.email === 'dee@example.test'), 'the user is kept: they can still sign in with that address');
+  const again = await ks.services.staff.invite(by, { email: 'eve@example.test', role: { kind: 'admin' }, locale: 'de' }).catch((e: unknown) => e);
+  t.same(again, { id: (await ks.services.staff.listUsers(by)).find((u) => u.email === 'eve@example.test')!.id, mailed: false });
+});

@@ -59,8 +59,12 @@ export interface StaffService {
   organisation(orgId: string): Promise<Organisation>;
   updateOrganisation(by: Staff, values: { name: string; defaultLocale: string }): Promise<void>;
   listUsers(by: Staff): Promise<StaffUser[]>;
-  /** Adds a console user and mails them; they accept by signing in with that address verified. */
-  invite(by: Staff, input: { email: string; role: RoleChoice; locale: string }): Promise<{ id: string }>;
+  /**
+   * Adds a console user and mails them; they accept by signing in with that address verified.
+   * The user is kept when the mail cannot be sent (`mailed` false): the mail only tells them
+   * where to go, so the administrator can tell them instead.
+   */
+  invite(by: Staff, input: { email: string; role: RoleChoice; locale: string }): Promise<{ id: string; mailed: boolean }>;
   setRole(by: Staff, userId: string, role: RoleChoice): Promise<void>;
   remove(by: Staff, userId: string): Promise<void>;
   listRoles(by: Staff): Promise<StaffRole[]>;
@@ -160,8 +164,12 @@ export function createStaffService(deps: { db: Kysely<DB>; accounts: Pick<Accoun
       if (!row) throw new DomainError('conflict', 'that address already has console access');
       await record(by, 'user.invite', email, { role: fields.label });
       const org = await organisation(by.orgId);
-      await deps.mailer.invite({ to: email, locale: input.locale, organisation: org.name, invitedBy: by.email });
-      return { id: row.id };
+      try {
+        await deps.mailer.invite({ to: email, locale: input.locale, organisation: org.name, invitedBy: by.email });
+        return { id: row.id, mailed: true };
+      } catch {
+        return { id: row.id, mailed: false };
+      }
     },
     async setRole(by, userId, role) {
       adminOnly(by);
