@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { buildSecuredoc, type SecuredocMode } from '../../src/envelope/securedoc.ts';
 import { createI18n } from '../../src/i18n/create-i18n.ts';
 import { SUPPORTED_LOCALES } from '../../src/i18n/locales.ts';
@@ -12,27 +11,15 @@ import { LOCALES_DIR, VIEWS_DIR } from '../../src/paths.ts';
 import { browserSkip, launchChromium } from '../helpers/chromium.ts';
 import { engines } from '../helpers/databases.ts';
 import { listenKeyService } from '../helpers/key-service.ts';
+import { seriousViolations } from '../helpers/axe.ts';
 
 /**
  * axe-core in real Chromium on what people see: the envelope file in every locale and mode,
  * and the outbox pages. The pages' own CSP forbids injected script, so the test context
  * bypasses CSP for axe alone (the CSP itself is tested elsewhere).
  */
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const skip = browserSkip();
 
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: unknown[];
-}
-
-async function seriousViolations(page: Page): Promise<AxeViolation[]> {
-  await page.addScriptTag({ path: AXE });
-  const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: AxeViolation[] };
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-}
 
 t.test('securedoc.html has no serious accessibility problems', { skip }, async (t) => {
   const browser: Browser = await launchChromium();

@@ -4,7 +4,6 @@
 // problem on any console page, in all 12 locales.
 
 import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
@@ -16,9 +15,9 @@ import { engines } from '../helpers/databases.ts';
 import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
 import { provisionProfile } from '../helpers/key-service.ts';
 import { startBrowserWorld } from '../helpers/browser-world.ts';
+import { seriousProblems } from '../helpers/axe.ts';
 
 const skip = browserSkip();
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const PASSPHRASE = 'correct horse battery staple';
 // A 2x2 red PNG, made for this test (any real PNG would do).
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
@@ -103,9 +102,7 @@ t.test('an administrator brands a profile; the next envelope shows it', { skip }
     for (const locale of SUPPORTED_LOCALES) {
       for (const path of paths) {
         await a.goto(`${ks.url}${path}?lang=${locale}`);
-        await a.addScriptTag({ path: AXE });
-        const result = (await a.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: { id: string; impact: string | null; help: string }[] };
-        const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
+        const bad = await seriousProblems(a);
         t.same(bad, [], `${locale} ${path}`);
         t.equal(await a.getAttribute('html', 'lang'), locale);
       }

@@ -5,7 +5,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import type { Page } from 'puppeteer-core';
@@ -15,6 +14,7 @@ import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
 import { firefoxSkip, launchFirefox } from '../helpers/firefox.ts';
 import { listenKeyService, provisionProfile } from '../helpers/key-service.ts';
 import { startSmtpSink } from '../helpers/smtp-sink.ts';
+import { captureIo } from '../helpers/cli-io.ts';
 
 const PASSPHRASE = 'correct horse battery staple';
 const TEXT = 'The contract is attached.';
@@ -41,12 +41,10 @@ t.test('Firefox: a kept key opens the envelope file without the network', { skip
   t.ok((await ks.services.accounts.verifyAddress(token)).ok);
 
   const env = { WAXSEAL_URL: ks.url, WAXSEAL_CREDENTIAL_MEDIUM: await provisionProfile(ks, 'Medium', { securityLevel: 'medium' }) };
-  const out: Buffer[] = [];
-  const stdout = new PassThrough();
-  stdout.on('data', (c: Buffer) => out.push(c));
   const raw = `X-PostX-Remember-Envelope-Key-Checkbox: true\r\nFrom: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: Contract\r\nContent-Type: text/plain\r\n\r\n${TEXT}\r\n`;
-  t.equal(await runCli(['seal', '--profile', 'Medium'], { env, stdin: Readable.from([Buffer.from(raw)]), stdout, stderr: new PassThrough() }), 0);
-  const sealed = await parseEnvelopeMail(Buffer.concat(out));
+  const cli = captureIo(env, Buffer.from(raw));
+  t.equal(await runCli(['seal', '--profile', 'Medium'], cli.io), 0);
+  const sealed = await parseEnvelopeMail(cli.out());
   const file = join(dir, 'securedoc.html');
   writeFileSync(file, sealed.html);
   const fileUrl = pathToFileURL(file).href;

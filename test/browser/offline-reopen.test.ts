@@ -6,18 +6,16 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import PostalMime from 'postal-mime';
 import t from 'tap';
 import type { BrowserContext, Page } from 'playwright-core';
-import { runCli } from '../../src/cli/main.ts';
 import { browserSkip } from '../helpers/chromium.ts';
 import { buildCorpus } from '../helpers/corpus.ts';
 import { engines } from '../helpers/databases.ts';
-import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
 import { provisionProfile } from '../helpers/key-service.ts';
 import { startBrowserWorld } from '../helpers/browser-world.ts';
+import { sealWithCli } from '../helpers/cli-io.ts';
 
 const browserSkipReason = browserSkip();
 const RECIPIENT = 'bob@example.org';
@@ -36,13 +34,8 @@ t.test('an envelope that allows it opens again without the network', { skip: bro
   for (const [name, level] of [['Medium', 'medium'], ['High', 'high']]) env[`WAXSEAL_CREDENTIAL_${name!.toUpperCase()}`] = await provisionProfile(ks, name!, { securityLevel: level });
   let files = 0;
   async function envelopeFile(profile: string, headers: string) {
-    const stdout = new PassThrough();
-    const out: Buffer[] = [];
-    stdout.on('data', (c: Buffer) => out.push(c));
     const plaintext = Buffer.concat([Buffer.from(headers), MESSAGE]);
-    const code = await runCli(['seal', '--profile', profile], { env, stdin: Readable.from([plaintext]), stdout, stderr: new PassThrough() });
-    if (code !== 0) throw new Error(`seal exited ${code}`);
-    const sealed = await parseEnvelopeMail(Buffer.concat(out));
+    const sealed = await sealWithCli(env, profile, plaintext);
     const path = join(dir, `securedoc-${++files}.html`);
     writeFileSync(path, sealed.html);
     return { url: pathToFileURL(path).href, envelopeId: sealed.envelopeId, html: sealed.html, plaintext };
@@ -122,12 +115,7 @@ t.test('nothing is kept without the header, or without the box ticked', { skip: 
   const { ks, sink, dir, browser } = await startBrowserWorld(await engine.open(), t.teardown.bind(t), 'offline');
   const env: Record<string, string> = { WAXSEAL_URL: ks.url, WAXSEAL_CREDENTIAL_HIGH: await provisionProfile(ks, 'High', { securityLevel: 'high' }) };
   const seal = async (headers: string) => {
-    const stdout = new PassThrough();
-    const out: Buffer[] = [];
-    stdout.on('data', (c: Buffer) => out.push(c));
-    const code = await runCli(['seal', '--profile', 'High'], { env, stdin: Readable.from([Buffer.concat([Buffer.from(headers), MESSAGE])]), stdout, stderr: new PassThrough() });
-    if (code !== 0) throw new Error(`seal exited ${code}`);
-    const sealed = await parseEnvelopeMail(Buffer.concat(out));
+    const sealed = await sealWithCli(env, 'High', Buffer.concat([Buffer.from(headers), MESSAGE]));
     const path = join(dir, `securedoc-${sealed.envelopeId}.html`);
     writeFileSync(path, sealed.html);
     return { url: pathToFileURL(path).href, envelopeId: sealed.envelopeId, html: sealed.html };

@@ -9,18 +9,16 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import PostalMime from 'postal-mime';
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { runCli } from '../../src/cli/main.ts';
 import { browserSkip } from '../helpers/chromium.ts';
 import { buildCorpus } from '../helpers/corpus.ts';
 import { engines } from '../helpers/databases.ts';
-import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
 import { provisionProfile } from '../helpers/key-service.ts';
 import { startBrowserWorld } from '../helpers/browser-world.ts';
+import { sealWithCli } from '../helpers/cli-io.ts';
 
 const browserSkipReason = browserSkip();
 const RECIPIENT = 'bob@example.org';
@@ -28,17 +26,7 @@ const PASSPHRASE = 'correct horse battery staple';
 const PHRASE = 'green teapot on Sunday';
 const MESSAGE = Buffer.from(buildCorpus().find((m) => m.name === 'attachments with RFC 2231 non-ASCII file names')!.bytes);
 
-async function seal(env: Record<string, string>, profile: string, message: Buffer) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await runCli(['seal', '--profile', profile], { env, stdin: Readable.from([message]), stdout, stderr });
-  if (code !== 0) throw new Error(`seal exited ${code}: ${Buffer.concat(err).toString()}`);
-  return parseEnvelopeMail(Buffer.concat(out));
-}
+const seal = sealWithCli;
 
 for (const engine of engines()) {
   t.test(`a recipient opens envelopes in Chromium (${engine.name})`, { skip: engine.skip || browserSkipReason }, async (t) => {

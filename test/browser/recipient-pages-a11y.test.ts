@@ -1,11 +1,9 @@
-import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import type { Page } from 'playwright-core';
 import { SESSION_COOKIE } from '../../src/domain/accounts/session-service.ts';
 import { createKeyServiceClient } from '../../src/gateway/key-client.ts';
 import { sealMessage } from '../../src/gateway/seal.ts';
@@ -17,6 +15,7 @@ import { buildCorpus } from '../helpers/corpus.ts';
 import { engines } from '../helpers/databases.ts';
 import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
 import { listenKeyService, provisionProfile } from '../helpers/key-service.ts';
+import { seriousProblems } from '../helpers/axe.ts';
 
 /**
  * axe-core in real Chromium on every page a recipient meets, in all 12 locales: account pages,
@@ -24,15 +23,10 @@ import { listenKeyService, provisionProfile } from '../helpers/key-service.ts';
  * axe can be injected (the CSP is tested elsewhere). Accessibility does not depend on the
  * database engine, so this runs on the embedded one only.
  */
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const skip = browserSkip();
 const pglite = engines()[0]!;
 
-async function serious(page: Page) {
-  await page.addScriptTag({ path: AXE });
-  const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: { id: string; impact: string | null; help: string }[] };
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
-}
+const serious = seriousProblems;
 
 t.test('recipient pages have no serious accessibility problems in any locale', { skip }, async (t) => {
   const opened = await pglite.open();

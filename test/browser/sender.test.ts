@@ -4,23 +4,20 @@
 // problem on the sender's pages in any of the 12 locales.
 
 import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import type { BrowserContext, Page } from 'playwright-core';
-import { runCli } from '../../src/cli/main.ts';
 import { SUPPORTED_LOCALES } from '../../src/i18n/locales.ts';
 import { browserSkip } from '../helpers/chromium.ts';
 import { engines } from '../helpers/databases.ts';
-import { parseEnvelopeMail } from '../helpers/envelope-file.ts';
 import { provisionProfile, type TestKeyService } from '../helpers/key-service.ts';
 import { startBrowserWorld } from '../helpers/browser-world.ts';
 import type { SmtpSink } from '../helpers/smtp-sink.ts';
+import { sealWithCli } from '../helpers/cli-io.ts';
+import { seriousProblems } from '../helpers/axe.ts';
 
 const skip = browserSkip();
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const PASSPHRASE = 'correct horse battery staple';
 
 async function account(ks: TestKeyService & { url: string }, sink: SmtpSink, name: string, email: string) {
@@ -49,13 +46,8 @@ t.test('senders lock, unlock and extend what they sent', { skip }, async (t) => 
 
   let n = 0;
   async function seal(subject: string, headers = '') {
-    const out: Buffer[] = [];
-    const stdout = new PassThrough();
-    stdout.on('data', (c: Buffer) => out.push(c));
     const raw = `${headers}From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: ${subject}\r\nContent-Type: text/plain\r\n\r\nThe contract is attached.\r\n`;
-    const code = await runCli(['seal', '--profile', 'Medium'], { env, stdin: Readable.from([Buffer.from(raw)]), stdout, stderr: new PassThrough() });
-    if (code !== 0) throw new Error('seal failed');
-    const sealed = await parseEnvelopeMail(Buffer.concat(out));
+    const sealed = await sealWithCli(env, 'Medium', Buffer.from(raw));
     const path = join(dir, `securedoc-${++n}.html`);
     writeFileSync(path, sealed.html);
     return { url: pathToFileURL(path).href, id: sealed.envelopeId };
@@ -140,9 +132,7 @@ t.test('senders lock, unlock and extend what they sent', { skip }, async (t) => 
     for (const locale of SUPPORTED_LOCALES) {
       for (const path of ['/sent', `/sent/${contract.id}`, `/sent?q=nothing-matches`, `/sent/${'B'.repeat(22)}`]) {
         await page.goto(`${ks.url}${path}${path.includes('?') ? '&' : '?'}lang=${locale}`);
-        await page.addScriptTag({ path: AXE });
-        const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: { id: string; impact: string | null; help: string }[] };
-        const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
+        const bad = await seriousProblems(page);
         t.same(bad, [], `${locale} ${path}`);
         t.equal(await page.getAttribute('html', 'lang'), locale);
       }
