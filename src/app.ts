@@ -20,7 +20,7 @@ import { createPageRenderer } from './plugins/pages.ts';
 import { registerOriginCheck } from './plugins/origin-check.ts';
 import { assetRoutes } from './routes/assets.ts';
 import { openRoutes } from './routes/open.ts';
-import { buildReaderBundle, buildReaderStartBundle } from './reader/bundle.ts';
+import { READER_ASSETS } from './reader/bundle.ts';
 import { accountPageRoutes } from './routes/account-pages.ts';
 import { accountSettingsRoutes } from './routes/account-settings.ts';
 import { adminMessagesApiRoutes } from './routes/admin-messages-api.ts';
@@ -112,7 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminStaffApiRoutes, { prefix: '/api/v1/admin', services });
   await app.register(gatewayApiRoutes, { prefix: '/api/v1', services, config });
   await app.register(payloadRoutes, { services });
-  await app.register(assetRoutes, { publicDir: PUBLIC_DIR, lazy: new Map([['reader.js', buildReaderBundle], ['reader-start.js', buildReaderStartBundle]]) });
+  await app.register(assetRoutes, { publicDir: PUBLIC_DIR, lazy: READER_ASSETS });
   await app.register(openRoutes, { config, services, pages });
   await app.register(accountPageRoutes, { services, pages, i18n });
   await app.register(accountSettingsRoutes, { services, pages, i18n });

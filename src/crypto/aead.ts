@@ -1,4 +1,3 @@
-import { gcm } from '@noble/ciphers/aes.js';
 
 /**
  * Internal AES-GCM backend of the envelope format. Not part of the public API: nonces and keys
@@ -132,11 +131,15 @@ export async function subtleAeadKeyForTesting(raw: Uint8Array): Promise<AeadKey>
   return subtleAeadKey(await crypto.subtle.importKey('raw', bufferSource(raw), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']));
 }
 
-/** The fallback backend, also exported so tests can compare it with WebCrypto directly. */
-export function nobleAeadKey(raw: Uint8Array): AeadKey {
+/**
+ * The fallback backend, also exported so tests can compare it with WebCrypto directly. Loaded
+ * on first use: building its AES tables costs the reader ~10 ms that most envelopes never need.
+ */
+export async function nobleAeadKey(raw: Uint8Array): Promise<AeadKey> {
   checkKeyLength(raw);
   // Own copy: the caller wipes its raw key once the import returns.
   const key = raw.slice();
+  const { gcm } = await import('@noble/ciphers/aes.js');
   return {
     backend: 'noble',
     async seal(nonce, aad, plaintext, out) {

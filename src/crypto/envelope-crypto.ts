@@ -31,6 +31,8 @@ export interface OpenParams {
   serverShare: Uint8Array;
   envelopeSecret: Uint8Array;
   expectedEnvelopeId?: Uint8Array;
+  /** the algorithm the key service released the key for: a header naming another was changed */
+  expectedAlgorithm?: EnvelopeAlgorithm;
 }
 
 export const ENVELOPE_HEADER_LENGTH = 26;
@@ -110,40 +112,128 @@ export async function sealEnvelope(params: SealParams, plaintext: Uint8Array): P
 }
 
 export async function openEnvelope(params: OpenParams, envelope: Uint8Array): Promise<Uint8Array> {
+  if (!(envelope instanceof Uint8Array)) throw new TypeError('envelope must be a Uint8Array');
+  return openEnvelopeStream(params, [envelope], { expectedLength: envelope.length });
+}
+
+export interface StreamOptions {
+  /** the envelope's length when known (a Content-Length): the buffers are allocated once */
+  expectedLength?: number | null;
+  /**
+   * Called after each step with the plaintext authenticated so far (a view that later steps may
+   * replace, so copy what must outlive the call). Records are authenticated one by one and bound
+   * to their position, so this prefix is exactly what the sender sealed; whether the message
+   * ends there is known only when the whole envelope has opened.
+   */
+  onVerified?: (prefix: Uint8Array) => void;
+}
+
+/**
+ * Opens an envelope while it arrives (the reader decrypts a download as it comes in). A record
+ * is opened as soon as a byte after it has arrived, which proves it is not the last one; the
+ * last record, sealed with its own flag, is opened when the input ends, so a cut-off envelope
+ * never opens. Resolves with the whole plaintext, or rejects as openEnvelope does; on failure
+ * every plaintext byte written so far is zeroed.
+ */
+export async function openEnvelopeStream(params: OpenParams, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options: StreamOptions = {}): Promise<Uint8Array> {
   checkKeys(params);
   if (params.expectedEnvelopeId !== undefined) checkBytes('expectedEnvelopeId', params.expectedEnvelopeId, ID_LENGTH);
-  if (!(envelope instanceof Uint8Array)) throw new TypeError('envelope must be a Uint8Array');
-  if (envelope.length < ENVELOPE_HEADER_LENGTH + TAG_LENGTH) throw new EnvelopeFormatError(TOO_SHORT);
-  const parsed = parseEnvelopeHeader(envelope);
+  const expected = options.expectedLength && options.expectedLength > 0 ? options.expectedLength : 0;
+  let input: Uint8Array = new Uint8Array(0);
+  let received = 0;
+  let out: Uint8Array = new Uint8Array(0);
+  let opener: RecordOpener | null = null;
+  let opened = 0;
+  try {
+    for await (const chunk of chunks) {
+      if (!(chunk instanceof Uint8Array)) throw new TypeError('envelope must be a Uint8Array');
+      if (received === 0 && chunk.length === expected) {
+        input = chunk; // the whole envelope in one piece: read it where it is
+      } else {
+        if (received + chunk.length > input.length) input = grown(input, received, Math.max(received + chunk.length, expected, input.length * 2));
+        input.set(chunk, received);
+      }
+      received += chunk.length;
+      // The header is read once a whole tag's worth follows it: anything shorter is cut off.
+      if (!opener && received >= ENVELOPE_HEADER_LENGTH + TAG_LENGTH) opener = await startOpening(params, input);
+      if (!opener) continue;
+      // Records followed by at least one more byte are certainly not the last.
+      const ready = Math.floor((received - ENVELOPE_HEADER_LENGTH - 1) / opener.stride);
+      if (ready <= opened) continue;
+      out = plaintextRoom(out, opened * opener.recordSize, ready * opener.recordSize, opener.plaintextBound(expected));
+      if (!(await opener.open(input, out, opened, ready, -1, 0))) throw new EnvelopeAuthError(DAMAGED);
+      opened = ready;
+      options.onVerified?.(out.subarray(0, opened * opener.recordSize));
+    }
+    if (!opener) throw new EnvelopeFormatError(TOO_SHORT);
+    const body = received - ENVELOPE_HEADER_LENGTH;
+    // Every record but the last is exactly `stride` bytes; the last is whatever remains.
+    const finalIndex = Math.ceil(body / opener.stride) - 1;
+    const finalLength = body - finalIndex * opener.stride;
+    // Cut inside a tag: nothing left that could authenticate, and the cause is the same as a bad tag.
+    if (finalLength < TAG_LENGTH) throw new EnvelopeAuthError(DAMAGED);
+    const length = body - (finalIndex + 1) * TAG_LENGTH;
+    out = plaintextRoom(out, opened * opener.recordSize, length, length);
+    if (!(await opener.open(input, out, opened, finalIndex + 1, finalIndex, finalLength))) throw new EnvelopeAuthError(DAMAGED);
+    return out.length === length ? out : out.subarray(0, length);
+  } catch (err) {
+    // Records that did authenticate are plaintext: do not leave them for the collector.
+    out.fill(0);
+    throw err;
+  }
+}
+
+interface RecordOpener {
+  recordSize: number;
+  stride: number;
+  /** the most plaintext an envelope of `length` bytes can hold */
+  plaintextBound(length: number): number;
+  /** opens records [from, to) of `input` into `out`; record `finalIndex` is `finalLength` bytes and flagged last */
+  open(input: Uint8Array, out: Uint8Array, from: number, to: number, finalIndex: number, finalLength: number): Promise<boolean>;
+}
+
+async function startOpening(params: OpenParams, input: Uint8Array): Promise<RecordOpener> {
+  const parsed = parseEnvelopeHeader(input);
   if (params.expectedEnvelopeId && !constantTimeEqual(parsed.envelopeId, params.expectedEnvelopeId)) {
     throw new EnvelopeAuthError(WRONG_ENVELOPE);
   }
-
+  if (params.expectedAlgorithm && params.expectedAlgorithm !== parsed.algorithm) throw new EnvelopeAuthError(DAMAGED);
   const { recordSize } = parsed;
   const stride = recordSize + TAG_LENGTH;
-  const body = envelope.length - ENVELOPE_HEADER_LENGTH;
-  // Every record but the last is exactly `stride` bytes; the last is whatever remains.
-  const finalIndex = Math.ceil(body / stride) - 1;
-  const finalLength = body - finalIndex * stride;
-  // Cut inside a tag: nothing left that could authenticate, and the cause is the same as a bad tag.
-  if (finalLength < TAG_LENGTH) throw new EnvelopeAuthError(DAMAGED);
-
-  const header = envelope.slice(0, ENVELOPE_HEADER_LENGTH);
+  const header = input.slice(0, ENVELOPE_HEADER_LENGTH);
   const key = await deriveContentKey(params, header, algorithmOf(parsed.algorithm).keyLength);
-  const out = new Uint8Array(body - (finalIndex + 1) * TAG_LENGTH);
-  const authentic = await forEachRecord(finalIndex + 1, (i) => {
-    const final = i === finalIndex;
-    const at = ENVELOPE_HEADER_LENGTH + i * stride;
-    const sealed = envelope.subarray(at, at + (final ? finalLength : stride));
-    const plainAt = i * recordSize;
-    return key.open(recordNonce(i, final), header, sealed, out.subarray(plainAt, plainAt + sealed.length - TAG_LENGTH));
-  });
-  if (!authentic) {
-    // Records that did authenticate are still plaintext: do not leave them for the collector.
-    out.fill(0);
-    throw new EnvelopeAuthError(DAMAGED);
-  }
-  return out;
+  return {
+    recordSize,
+    stride,
+    plaintextBound: (length) => (length > ENVELOPE_HEADER_LENGTH ? Math.max(0, length - ENVELOPE_HEADER_LENGTH - Math.ceil((length - ENVELOPE_HEADER_LENGTH) / stride) * TAG_LENGTH) : 0),
+    open: (source, out, from, to, finalIndex, finalLength) =>
+      forEachRecord(to - from, (n) => {
+        const i = from + n;
+        const final = i === finalIndex;
+        const at = ENVELOPE_HEADER_LENGTH + i * stride;
+        const sealed = source.subarray(at, at + (final ? finalLength : stride));
+        const plainAt = i * recordSize;
+        return key.open(recordNonce(i, final), header, sealed, out.subarray(plainAt, plainAt + sealed.length - TAG_LENGTH));
+      }),
+  };
+}
+
+/** A copy of the first `used` bytes of `bytes` in a buffer of `size` bytes. */
+function grown(bytes: Uint8Array, used: number, size: number): Uint8Array {
+  const next = new Uint8Array(size);
+  next.set(bytes.subarray(0, used));
+  return next;
+}
+
+/**
+ * `out` if it has room for `needed` bytes, or a larger buffer holding its first `used` (the old
+ * one zeroed): `hint` bytes when that is enough (the expected size), else twice as many.
+ */
+function plaintextRoom(out: Uint8Array, used: number, needed: number, hint: number): Uint8Array {
+  if (out.length >= needed) return out;
+  const next = grown(out, used, hint >= needed ? hint : Math.max(needed, out.length * 2));
+  out.fill(0);
+  return next;
 }
 
 export function parseEnvelopeHeader(bytes: Uint8Array): EnvelopeHeader {

@@ -3,6 +3,7 @@ import type { i18n } from 'i18next';
 import { isLocale } from '../i18n/locales.ts';
 import type { Locale } from '../i18n/locales.ts';
 import { FRAME_SANDBOX } from '../reader/sanitize.ts';
+import { sha256Source } from '../crypto/csp-hash.ts';
 import { compileTemplate, createDateFormatter, createTemplateEngine, readView } from './templates.ts';
 
 /**
@@ -335,10 +336,6 @@ function startsWith(data: Uint8Array, prefix: number[]): boolean {
   return data.length >= prefix.length && prefix.every((byte, i) => data[i] === byte);
 }
 
-/** The CSP source expression for an inline element with exactly this text. */
-export function sha256Source(text: string): string {
-  return `sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}`;
-}
 
 // Splits text into units that must not be cut: a character reference ("&amp;", "&#x27;") or a
 // single code point.

@@ -5,6 +5,7 @@ import type { i18n } from 'i18next';
 import { compileTemplate, createTemplateEngine, readView, type TemplateEngine } from '../envelope/templates.ts';
 import { pickLocale, SUPPORTED_LOCALES, type Locale } from '../i18n/locales.ts';
 import { DEFAULT_CSP } from './security-headers.ts';
+import { sha256Source } from '../crypto/csp-hash.ts';
 
 /** The cookie that keeps a reader's language choice (set by the chooser on every page). */
 export const LANG_COOKIE = '__Host-waxseal-lang';
@@ -20,11 +21,12 @@ export interface Page {
   /** same-origin script paths, e.g. ['/assets/reader.js']; pages have no script otherwise */
   scripts?: string[];
   /**
-   * URLs the page's script will fetch (GET, no cookies to other origins), announced in the head
-   * so the download starts while the script itself is still loading. The page's connect-src
-   * must allow them.
+   * A tiny script put inline first thing in the head and allowed by its hash, so it runs before
+   * the style sheet, the first layout or any request of its own; its data are data-* attributes
+   * of its own element (keys in kebab-case), since the body is not parsed yet when it runs.
+   * For starting requests at once. Its source must be the product's own, never request data.
    */
-  preload?: string[];
+  startScript?: { source: string; data: Record<string, string> };
   /** extra CSP directives, e.g. { 'img-src': "'self' data: https:" } */
   csp?: Record<string, string>;
 }
@@ -104,7 +106,7 @@ export function createPageRenderer(deps: { i18n: i18n; views: string }): PageRen
         body,
         keep,
         scripts: page.scripts ?? [],
-        preload: page.preload ?? [],
+        startScript: page.startScript ?? null,
         locales: SUPPORTED_LOCALES.map((code) => ({ code, name: names.get(code), selected: code === page.locale })),
       });
       const query = (request.query ?? {}) as { lang?: unknown };
@@ -123,14 +125,15 @@ export function createPageRenderer(deps: { i18n: i18n; views: string }): PageRen
 
 /**
  * The policy of every page: nothing but this origin's style sheet, forms posting to this origin,
- * and the scripts the page names (same origin only, never inline).
+ * and the scripts the page names (same origin only, or the start script by its hash).
  */
-export function pageCsp(page: Pick<Page, 'scripts' | 'csp'>): string {
+export function pageCsp(page: Pick<Page, 'scripts' | 'startScript' | 'csp'>): string {
+  const inline = page.startScript ? ` '${sha256Source(page.startScript.source)}'` : '';
   const directives: Record<string, string> = {
     'style-src': "'self'",
     'img-src': "'self' data:",
     'form-action': "'self'",
-    ...(page.scripts && page.scripts.length > 0 ? { 'script-src': "'self'", 'connect-src': "'self'" } : {}),
+    ...((page.scripts && page.scripts.length > 0) || inline ? { 'script-src': `'self'${inline}`, 'connect-src': "'self'" } : {}),
     ...page.csp,
   };
   const base = DEFAULT_CSP.replace("form-action 'none'", '').replace(/;\s*;/g, ';');

@@ -23,19 +23,34 @@ async function bundle(entry: string, extra: { lineLimit?: number } = {}): Promis
   return result.outputFiles[0]!.contents;
 }
 
-/**
- * The applet reader as one script: the crypto core, postal-mime, DOMPurify and the page logic.
- * Built from source in memory, so what runs in the browser is always what the tests ran.
- */
-export async function buildReaderBundle(): Promise<Asset> {
-  const body = Buffer.from(await bundle('reader.ts'));
+async function scriptAsset(entry: string): Promise<Asset> {
+  const body = Buffer.from(await bundle(entry));
   return { type: 'text/javascript; charset=utf-8', body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
 }
 
-/** The reader page's first, tiny script (src/reader/browser/reader-start.ts). */
-export async function buildReaderStartBundle(): Promise<Asset> {
-  const body = Buffer.from(await bundle('reader-start.ts'));
-  return { type: 'text/javascript; charset=utf-8', body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+/**
+ * The applet reader's scripts, built from source in memory, so what runs in the browser is
+ * always what the tests ran: the page logic with DOMPurify and the message view (reader.ts),
+ * and the worker that decrypts and parses with the crypto core and postal-mime
+ * (reader-worker.ts). The page's first script is inline (readerStartScriptCache).
+ */
+export const READER_ASSETS: ReadonlyMap<string, () => Promise<Asset>> = new Map([
+  ['reader.js', () => scriptAsset('reader.ts')],
+  ['reader-worker.js', () => scriptAsset('reader-worker.ts')],
+]);
+
+/**
+ * The reader page's first script (src/reader/browser/reader-start.ts), about 1.5 KB, to be put
+ * inline in the page's head under a CSP hash: it starts the opening without waiting for a
+ * request of its own. Built once, on first use, for whoever holds the returned function.
+ */
+export function readerStartScriptCache(): () => Promise<string> {
+  return once(async () => {
+    const script = Buffer.from(await bundle('reader-start.ts')).toString('utf8').trimEnd();
+    // An HTML parser ends a script element at "</script" (and "<!--" changes how it reads on).
+    if (/<\/script|<!--/i.test(script)) throw new Error('the reader start script contains "</script" or "<!--"');
+    return script;
+  });
 }
 
 // esbuild breaks minified output after this many columns where it can; a long string literal
@@ -63,9 +78,14 @@ export async function buildEnvelopeFileScript(): Promise<string> {
 
 /** Builds the envelope file script once, on first use, for whoever holds this function. */
 export function envelopeFileScriptCache(): () => Promise<string> {
+  return once(buildEnvelopeFileScript);
+}
+
+/** `build` run once, on first call; a failed build is tried again on the next call. */
+function once(build: () => Promise<string>): () => Promise<string> {
   let built: Promise<string> | null = null;
   return () => {
-    built ??= buildEnvelopeFileScript().catch((err: unknown) => {
+    built ??= build().catch((err: unknown) => {
       built = null;
       throw err;
     });

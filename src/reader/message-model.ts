@@ -1,5 +1,6 @@
 import PostalMime from 'postal-mime';
 import type { Address, Attachment, Email, PostalMimeOptions } from 'postal-mime';
+import { normaliseContentId } from './content-id.ts';
 
 /**
  * The decrypted message (RFC 5322 bytes) as the reader shows it. Isomorphic: the browser bundle
@@ -94,25 +95,10 @@ export async function parseMessage(raw: Uint8Array): Promise<MessageModel> {
   };
 }
 
-/** `<ID@host>` or `ID@host` → `id@host`: cid: URLs are compared case-insensitively without brackets. */
-export function normaliseContentId(value: string): string {
-  let id = value.trim();
-  if (id.startsWith('<') && id.endsWith('>')) id = id.slice(1, -1);
-  return safeDecode(id).toLowerCase();
-}
-
 function referencedContentIds(html: string): Set<string> {
   const ids = new Set<string>();
   for (const m of html.matchAll(/cid:([^"'\s)>]+)/gi)) ids.add(normaliseContentId(m[1]!));
   return ids;
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
 }
 
 function toBytes(content: Attachment['content']): Uint8Array {
@@ -159,13 +145,4 @@ function downloadName(part: Attachment, index: number): string {
     .trim();
   if (given !== '') return given;
   return `attachment-${index + 1}${EXTENSIONS[part.mimeType] ?? ''}`;
-}
-
-/**
- * "12.3 kB", "1.5 MB", "512 bytes" in the reader's language (Intl's unit names, so the bundle
- * needs no translations). Decimal units, as file managers and browsers show them.
- */
-export function formatSize(bytes: number, locale: string): string {
-  const [unit, value] = bytes >= 1e6 ? ['megabyte', bytes / 1e6] : bytes >= 1e3 ? ['kilobyte', bytes / 1e3] : ['byte', bytes];
-  return new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: unit === 'byte' ? 'long' : 'short', maximumFractionDigits: 1 }).format(value);
 }

@@ -1,7 +1,8 @@
 import type { Locale } from '../i18n/locales.ts';
 import type { OfflineOffer } from '../domain/releases/offline-offer.ts';
 import type { Page } from '../plugins/pages.ts';
-import { formatSize, parseMessage } from './message-model.ts';
+import { formatSize } from './format-size.ts';
+import { parseMessage } from './message-model.ts';
 import { FRAME_SANDBOX, readerPageCsp } from './sanitize.ts';
 import { sanitizeOnServer } from './sanitize-node.ts';
 
@@ -30,17 +31,16 @@ export interface EnvelopeSummary {
  * with a looser policy of its own, without reloading) needs the page to allow them. Until then
  * the frame's own policy (data: images only) holds them back.
  */
-export function appletReaderPage(input: { locale: Locale; summary: EnvelopeSummary; keyUrl: string; payloadUrl: string; offline: OfflineOffer }): Page {
+export function appletReaderPage(input: { locale: Locale; summary: EnvelopeSummary; keyUrl: string; payloadUrl: string; offline: OfflineOffer; startScript: string }): Page {
   const payloadOrigin = /^https?:\/\//i.test(input.payloadUrl) ? new URL(input.payloadUrl).origin : null;
   const self = `/open/${input.summary.envelopeId}`;
   return {
     view: 'pages/open/reader.hbs',
     titleKey: 'reader:title',
     locale: input.locale,
-    // reader-start.js (tiny) starts the key and ciphertext requests while reader.js loads.
-    scripts: ['/assets/reader-start.js', '/assets/reader.js'],
-    // The ciphertext is the long wait: its download starts with the page, beside the script's.
-    preload: [input.payloadUrl],
+    // The start script (reader-start.ts, inline) starts the opening while reader.js loads.
+    startScript: { source: input.startScript, data: { 'envelope-id': input.summary.envelopeId, 'key-url': input.keyUrl, 'payload-url': input.payloadUrl } },
+    scripts: ['/assets/reader.js'],
     csp: {
       ...readerPageCsp(true),
       // The payload may live on another origin (a payload URL of the profile); CORS is open there.

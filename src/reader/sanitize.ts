@@ -1,5 +1,6 @@
 import type { Config, DOMPurify } from 'dompurify';
-import { normaliseContentId, type RelatedPart } from './message-model.ts';
+import { normaliseContentId } from './content-id.ts';
+import type { RelatedPart } from './message-model.ts';
 
 /**
  * The one sanitising policy for message HTML, used by both modes: DOMPurify on the browser's own

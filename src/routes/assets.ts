@@ -23,7 +23,7 @@ export interface Asset {
  */
 export async function assetRoutes(
   app: FastifyInstance,
-  opts: { publicDir: string; extra?: Map<string, Asset>; lazy?: Map<string, () => Promise<Asset>> },
+  opts: { publicDir: string; extra?: Map<string, Asset>; lazy?: ReadonlyMap<string, () => Promise<Asset>> },
 ): Promise<void> {
   const assets = new Map<string, Asset>(opts.extra ?? []);
   // Generated assets (the reader bundle) are built at their first request, once per app.

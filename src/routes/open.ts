@@ -11,6 +11,7 @@ import type { ReleaseMode } from '../domain/releases/release-service.ts';
 import { pickLocale, type Locale } from '../i18n/locales.ts';
 import { isSameOrigin } from '../plugins/origin-check.ts';
 import type { PageRenderer } from '../plugins/pages.ts';
+import { readerStartScriptCache } from '../reader/bundle.ts';
 import { appletReaderPage, serverAttachment, serverReaderPage, type EnvelopeSummary } from '../reader/reader-pages.ts';
 import { payloadUrlFor, type Services } from '../services.ts';
 import { openingOf as openingFromCookie, setOpeningCookie } from './opening-cookie.ts';
@@ -51,6 +52,7 @@ export async function openRoutes(app: FastifyInstance, opts: OpenRouteOptions): 
   const { services, pages, config } = opts;
   const now = opts.now ?? (() => new Date());
   const publicOrigin = new URL(config.publicUrl).origin;
+  const readerStartScript = readerStartScriptCache();
 
   const localeFor = (request: FastifyRequest, envelope: EnvelopeRecord | null): Locale =>
     pages.localeOf(request, envelope ? pickLocale([envelope.locale]) : undefined);
@@ -205,6 +207,7 @@ export async function openRoutes(app: FastifyInstance, opts: OpenRouteOptions): 
           keyUrl: `/open/${id}/key`,
           payloadUrl: await payloadUrlOf(decision.envelope),
           offline: offlineOffer(decision.envelope, opening, opener.session),
+          startScript: await readerStartScript(),
         }),
       );
     }

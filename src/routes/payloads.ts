@@ -13,13 +13,15 @@ export async function payloadRoutes(app: FastifyInstance, opts: { services: Serv
     '/payloads/:id',
     { schema: { tags: ['recipient'], summary: 'Ciphertext of a by-reference envelope', params: EnvelopeIdParams } },
     async (request, reply) => {
-      const bytes = await opts.services.envelopes.payload((request.params as { id: string }).id);
-      if (!bytes) return sendProblem(reply, 404, 'not_found', 'There is no payload with this id.');
+      // Streamed from the store: the reader decrypts the first records while the rest arrives.
+      const payload = await opts.services.envelopes.payloadStream((request.params as { id: string }).id);
+      if (!payload) return sendProblem(reply, 404, 'not_found', 'There is no payload with this id.');
       return reply
         .header('access-control-allow-origin', '*')
         .header('cache-control', 'private, max-age=3600')
+        .header('content-length', payload.size)
         .type('application/octet-stream')
-        .send(bytes);
+        .send(payload.stream);
     },
   );
 }

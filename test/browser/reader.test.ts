@@ -14,6 +14,7 @@
 //   nothing remote loaded, and images only on its "show images" view;
 // - printing shows the message and hides the rest.
 import { createServer } from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -23,7 +24,7 @@ import { generateEnvelopeKeys, sealEnvelope, type EnvelopeAlgorithm } from '../.
 import { createI18n } from '../../src/i18n/create-i18n.ts';
 import { LOCALES_DIR, PUBLIC_DIR, VIEWS_DIR } from '../../src/paths.ts';
 import { createPageRenderer } from '../../src/plugins/pages.ts';
-import { buildReaderBundle, buildReaderStartBundle } from '../../src/reader/bundle.ts';
+import { READER_ASSETS, readerStartScriptCache } from '../../src/reader/bundle.ts';
 import { appletReaderPage, serverReaderPage, type EnvelopeSummary } from '../../src/reader/reader-pages.ts';
 import { assetRoutes } from '../../src/routes/assets.ts';
 import { browserSkip, launchChromium } from '../helpers/chromium.ts';
@@ -32,7 +33,12 @@ import { attachmentsMessage, hostileMessage, leaf, message, multipart, PNG } fro
 const skip = browserSkip();
 
 type KeyAnswer = 'share' | 'refuse';
-type PayloadAnswer = 'ok' | 'tampered' | 'missing' | 'cross-origin';
+type PayloadAnswer = 'ok' | 'tampered' | 'missing' | 'cross-origin' | 'held' | 'held-tampered';
+
+// 'held' payloads stop after their first 1.5 MB until the test lets the rest go, to see what
+// the reader shows while a large message is still arriving.
+const held = new Map<string, () => void>();
+const HELD_BYTES = 1536 * 1024;
 
 interface TestEnvelope {
   id: string;
@@ -78,11 +84,12 @@ async function startApps(envelopes: Map<string, TestEnvelope>) {
   const pages = createPageRenderer({ i18n: createI18n(LOCALES_DIR), views: VIEWS_DIR });
   app.addHook('onRequest', async (request) => void received.push(`app ${request.method} ${request.url} ${JSON.stringify(request.headers)}`));
   app.addHook('preHandler', async (request) => void received.push(`body ${JSON.stringify(request.body ?? null)}`));
-  await app.register(assetRoutes, { publicDir: PUBLIC_DIR, lazy: new Map([['reader.js', buildReaderBundle], ['reader-start.js', buildReaderStartBundle]]) });
+  await app.register(assetRoutes, { publicDir: PUBLIC_DIR, lazy: READER_ASSETS });
+  const startScript = readerStartScriptCache();
   app.get('/open/:id', async (request, reply) => {
     const e = envelopes.get((request.params as { id: string }).id)!;
     const payloadUrl = e.payload === 'cross-origin' ? `${payloadOrigin}/p/${e.id}` : `/payloads/${e.id}`;
-    return pages.send(request, reply, appletReaderPage({ locale: 'en', summary: summaryOf(e), keyUrl: `/open/${e.id}/key`, payloadUrl, offline: 'none' }));
+    return pages.send(request, reply, appletReaderPage({ locale: 'en', summary: summaryOf(e), keyUrl: `/open/${e.id}/key`, payloadUrl, offline: 'none', startScript: await startScript() }));
   });
   app.post('/open/:id/key', async (request, reply) => {
     const e = envelopes.get((request.params as { id: string }).id)!;
@@ -95,7 +102,13 @@ async function startApps(envelopes: Map<string, TestEnvelope>) {
     const e = envelopes.get((request.params as { id: string }).id)!;
     if (e.payload === 'missing') return reply.code(404).send();
     const bytes = Buffer.from(e.sealed);
-    if (e.payload === 'tampered') bytes[bytes.length - 20]! ^= 0x01;
+    if (e.payload === 'tampered' || e.payload === 'held-tampered') bytes[bytes.length - 20]! ^= 0x01;
+    if (e.payload === 'held' || e.payload === 'held-tampered') {
+      const body = new PassThrough();
+      body.write(bytes.subarray(0, HELD_BYTES));
+      held.set(e.id, () => body.end(bytes.subarray(HELD_BYTES)));
+      return reply.type('application/octet-stream').header('content-length', bytes.length).send(body);
+    }
     return reply.type('application/octet-stream').send(bytes);
   });
   app.get('/server/:id', async (request, reply) => {
@@ -147,9 +160,10 @@ t.test('the message view in Chromium', { skip }, async (t) => {
     seal(attachmentsRaw, 'aes-256-gcm', 'share', 'tampered'),
     seal(attachmentsRaw, 'aes-256-gcm', 'refuse'),
     seal(attachmentsRaw, 'aes-256-gcm', 'share', 'missing'),
-    seal(largeMessage, 'aes-256-gcm'),
+    seal(largeMessage, 'aes-256-gcm', 'share', 'held'),
+    seal(largeMessage, 'aes-256-gcm', 'share', 'held-tampered'),
   ]);
-  const [plain, aes192, hostile, tampered, refused, missing, large] = list as [TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope];
+  const [plain, aes192, hostile, tampered, refused, missing, large, largeTampered] = list as [TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope];
   const apps = await startApps(new Map(list.map((e) => [e.id, e])));
   const browser: Browser = await launchChromium();
   t.teardown(async () => {
@@ -204,14 +218,34 @@ t.test('the message view in Chromium', { skip }, async (t) => {
     await page.context().close();
   });
 
-  await t.test('a large message: its text first, then every attachment, whole', async (t) => {
+  await t.test('a large message: its text while the rest still downloads, then every attachment, whole', async (t) => {
     const page = await newPage();
     await page.goto(`${apps.url}/open/${large.id}#${large.secret}`);
     await page.getByText('The drawings are attached.').waitFor();
+    t.ok(held.has(large.id), 'the text is shown from the first records, the rest not sent yet');
+    t.notOk(await page.locator('#attachments-section').isVisible(), 'no attachment is offered before the whole message is in');
+    t.notOk(await page.getByRole('button', { name: 'Download the whole message (.eml)' }).isVisible(), 'nor the whole message');
+    t.equal(await page.locator('#status').textContent(), 'Opening your message…', 'and the page still says it is opening');
+    held.get(large.id)!();
     await page.locator('#status', { hasText: 'Your message is open.' }).waitFor();
     t.match(await page.locator('#attachments').textContent(), /drawings\.bin \(application\/octet-stream, 3(\.\d)? MB\)/, 'listed with its whole size once parsed');
     const got = await download(page, () => page.getByRole('button', { name: 'drawings.bin', exact: true }).click());
     t.ok(got.bytes.equals(bigFile), 'the attachment beyond the first megabytes downloads byte-identical');
+    const eml = await download(page, () => page.getByRole('button', { name: 'Download the whole message (.eml)' }).click());
+    t.ok(eml.bytes.equals(large.raw), 'and the whole message, byte for byte');
+    await page.context().close();
+  });
+
+  await t.test('a large message damaged near its end: the text shown first is withdrawn', async (t) => {
+    const page = await newPage();
+    await page.goto(`${apps.url}/open/${largeTampered.id}#${largeTampered.secret}`);
+    await page.getByText('The drawings are attached.').waitFor();
+    held.get(largeTampered.id)!();
+    const alert = page.getByRole('alert');
+    await alert.getByText(/./).first().waitFor();
+    t.match(await alert.textContent(), /the attachment is damaged or was changed/, 'the reader is told');
+    t.notOk(await page.locator('#message').isVisible(), 'the message is no longer shown');
+    t.equal(await page.locator('#body').innerHTML(), '', 'nor left in the page');
     await page.context().close();
   });
 

@@ -2,7 +2,9 @@
 // attachments). The same module runs in the browser bundle, so these results are what both
 // modes show.
 import t from 'tap';
-import { formatSize, normaliseContentId, parseMessage } from '../../src/reader/message-model.ts';
+import { formatSize } from '../../src/reader/format-size.ts';
+import { normaliseContentId } from '../../src/reader/content-id.ts';
+import { parseMessage } from '../../src/reader/message-model.ts';
 import { attachmentsMessage, BINARY, CALENDAR, file, leaf, message, multipart, PNG, serialise } from './fixtures.ts';
 
 t.test('text only', async (t) => {

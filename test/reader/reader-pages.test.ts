@@ -1,11 +1,13 @@
 // The reader pages as the key service sends them (through the real page renderer), without a
 // database: server mode has no script and no script-src; applet mode names only its bundle and
 // carries every label it needs; server-mode downloads are the exact bytes.
+import { createHash } from 'node:crypto';
 import Fastify from 'fastify';
 import t from 'tap';
 import { createI18n } from '../../src/i18n/create-i18n.ts';
 import { LOCALES_DIR, VIEWS_DIR } from '../../src/paths.ts';
 import { createPageRenderer, type Page } from '../../src/plugins/pages.ts';
+import { readerStartScriptCache } from '../../src/reader/bundle.ts';
 import { appletReaderPage, serverAttachment, serverReaderPage, type EnvelopeSummary } from '../../src/reader/reader-pages.ts';
 import { attachmentsMessage, hostileMessage, leaf, message, multipart, PNG } from './fixtures.ts';
 
@@ -101,10 +103,19 @@ t.test('serverAttachment: the exact bytes, or null', async (t) => {
   t.equal(await serverAttachment(raw, 0.5), null);
 });
 
-t.test('applet mode: only the starter and the bundle, and every label rendered into the page', async (t) => {
-  const { html, csp } = await send(appletReaderPage({ locale: 'en', summary, keyUrl: '/open/ID/key', payloadUrl: 'https://payloads.example:8443/p/ID', offline: 'offer' }));
-  t.same(html.match(/<script[^>]*>/g), ['<script src="/assets/reader-start.js" defer>', '<script src="/assets/reader.js" defer>'], 'the starter and the bundle, same-origin, no inline script');
-  t.match(csp, /script-src 'self'(;|$)/);
+t.test('applet mode: the start script by its hash, the bundle, and every label rendered into the page', async (t) => {
+  const startScript = await readerStartScriptCache()();
+  const { html, csp } = await send(appletReaderPage({ locale: 'en', summary, keyUrl: '/open/ID/key', payloadUrl: 'https://payloads.example:8443/p/ID', offline: 'offer', startScript }));
+  t.same(
+    html.match(/<script[^>]*>/g),
+    ['<script data-envelope-id="AAAAAAAAAAAAAAAAAAAAAA" data-key-url="/open/ID/key" data-payload-url="https://payloads.example:8443/p/ID">', '<script src="/assets/reader.js" defer>'],
+    'the inline start script with its data, then the same-origin bundle',
+  );
+  t.ok(html.indexOf(startScript) < html.indexOf('<link rel="stylesheet"'), 'the start script comes before the style sheet, so nothing waits for it');
+  t.ok(startScript.length < 4096 && !startScript.includes('</script'), 'it is small and cannot end its element early');
+  const hash = createHash('sha256').update(startScript).digest('base64');
+  t.ok(csp.includes(`script-src 'self' 'sha256-${hash}'`), 'the CSP allows exactly that inline script, by hash, and no other');
+  t.notMatch(csp, /script-src[^;]*unsafe/, 'never unsafe-inline or unsafe-eval for scripts');
   t.match(csp, /connect-src 'self' https:\/\/payloads\.example:8443(;|$)/, 'the payload origin may be fetched');
   t.match(csp, /img-src 'self' data: https: http:/, 'remote images allowed at page level: Show images re-renders the frame without reloading');
   t.match(csp, /style-src 'self' 'unsafe-inline'/);
@@ -116,7 +127,7 @@ t.test('applet mode: only the starter and the bundle, and every label rendered i
     t.ok(html.includes(text), `the page carries "${text}"`);
   }
   t.notMatch(html, /reader:/, 'no untranslated key');
-  const { html: direct } = await send(appletReaderPage({ locale: 'de', summary, keyUrl: '/k', payloadUrl: '/payloads/ID', offline: 'none' }));
+  const { html: direct } = await send(appletReaderPage({ locale: 'de', summary, keyUrl: '/k', payloadUrl: '/payloads/ID', offline: 'none', startScript }));
   t.match(direct, /<html lang="de"/);
   t.notMatch(direct, /Opening your message/, 'the labels follow the locale');
 });

@@ -30,6 +30,8 @@ export interface EnvelopeService {
   /** The unwrapped server share. Only the release path (and tests that prove the format) may call this. */
   serverShare(id: string): Promise<Buffer | null>;
   payload(id: string): Promise<Buffer | null>;
+  /** The ciphertext of a stored payload as a stream, with its size, for serving it. */
+  payloadStream(id: string): ReturnType<PayloadStore['open']>;
   /**
    * Keeps an inline payload that a recipient's browser posted with "Open", so the rest of the
    * opening can fetch it like a by-reference one. It is ciphertext, checked against the digest
@@ -242,6 +244,7 @@ export function createEnvelopeService(deps: {
     },
 
     payload: (id) => payloads.get(id),
+    payloadStream: (id) => payloads.open(id),
 
     async keepInlinePayload(id, bytes) {
       const row = await repo.findEnvelopeIdentity(db, id);

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -10,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 export interface PayloadStore {
   put(envelopeId: string, bytes: Uint8Array): Promise<void>;
   get(envelopeId: string): Promise<Buffer | null>;
+  /** The payload as a stream, for serving: the first bytes go out before the last are read. */
+  open(envelopeId: string): Promise<{ size: number; stream: Readable } | null>;
 }
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -42,6 +45,23 @@ export function createFilePayloadStore(dir: string): PayloadStore {
         return await fs.readFile(fileFor(id));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    async open(id) {
+      let handle: fs.FileHandle;
+      try {
+        handle = await fs.open(fileFor(id), 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+      try {
+        // Size and bytes from the same open file: a replacement renamed in meanwhile is not mixed in.
+        const { size } = await handle.stat();
+        return { size, stream: handle.createReadStream({ highWaterMark: 1024 * 1024 }) };
+      } catch (err) {
+        await handle.close();
         throw err;
       }
     },

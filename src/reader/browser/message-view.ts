@@ -2,7 +2,8 @@
 // reader (envelope-file.ts): headers as text, HTML sanitised into a sandboxed srcdoc frame,
 // attachments and the whole message saved through Blob URLs (nothing sent anywhere).
 import DOMPurify from 'dompurify';
-import { formatSize, type MessageModel } from '../message-model.ts';
+import { formatSize } from '../format-size.ts';
+import type { MessageModel } from '../message-model.ts';
 import { FRAME_SANDBOX, sanitizeMessageHtml } from '../sanitize.ts';
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
@@ -47,10 +48,11 @@ function renderBody(root: HTMLElement, message: MessageModel, allowRemoteImages:
 /**
  * Fills the message view: the elements with the ids below, on the key service's reader page
  * (views/pages/open/reader.hbs) and in an envelope file that opens offline
- * (views/envelope/securedoc.hbs). `root` carries the labels as data-* attributes, so this code
+ * (views/envelope/securedoc.hbs). `raw` is the whole message, or null while only its beginning
+ * is shown. `root` carries the labels as data-* attributes, so this code
  * holds no text of its own.
  */
-export function renderMessage(root: HTMLElement, message: MessageModel, raw: Uint8Array, opts: { remoteImages: boolean } = { remoteImages: true }): void {
+export function renderMessage(root: HTMLElement, message: MessageModel, raw: Uint8Array | null, opts: { remoteImages: boolean } = { remoteImages: true }): void {
   $('subject').textContent = message.subject || (root.dataset['labelNoSubject'] ?? '');
   $('from').textContent = message.from;
   $('to').textContent = message.to.join(', ');
@@ -84,7 +86,10 @@ export function renderMessage(root: HTMLElement, message: MessageModel, raw: Uin
     list.append(li);
   }
   $('attachments-section').hidden = message.attachments.length === 0;
-  $('download-eml').onclick = () => save('message.eml', raw, 'message/rfc822');
+  // Offered once the whole message is here (raw is null while a large one is still arriving).
+  const eml = $('download-eml');
+  eml.hidden = raw === null;
+  eml.onclick = () => raw && save('message.eml', raw, 'message/rfc822');
   $('print').onclick = () => window.print();
   $('message').hidden = false;
 }

@@ -1,10 +1,9 @@
-// Bundled to /assets/reader-start.js, the reader page's first script: it starts the key and
-// ciphertext requests at once, so they run while /assets/reader.js (crypto, MIME parser,
-// sanitiser) is still loading; reader.ts picks them up.
-import { hasSecret, startRequests, STARTED_REQUESTS } from './requests.ts';
+// Bundled to /assets/reader-start.js, the reader page's first script. It runs from the top of
+// the page's head, before the style sheet and the first layout, and starts the opening
+// (requests.ts: the key request, the decrypting worker, the ciphertext download), so all of that
+// runs while /assets/reader.js is still loading. Its own data-* attributes say where to go.
+import { startOpening, STARTED_OPENING } from './requests.ts';
 
-const reader = document.getElementById('reader');
-// Only with the secret at hand: without it the key would be released (and recorded) for nothing.
-if (reader && hasSecret(reader.dataset['envelopeId'] ?? '')) {
-  (window as unknown as Record<string, unknown>)[STARTED_REQUESTS] = startRequests(reader);
-}
+const data = document.currentScript?.dataset;
+const slot = window as unknown as Record<string, unknown>;
+if (data && slot[STARTED_OPENING] === undefined) slot[STARTED_OPENING] = startOpening(data);

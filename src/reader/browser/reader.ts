@@ -1,11 +1,10 @@
 // The applet-mode reader, bundled to /assets/reader.js (src/reader/bundle.ts). It runs on the key
 // service's origin: the envelope secret comes from the URL fragment (never sent to any server),
-// the server share from POST keyUrl, the ciphertext from payloadUrl; decryption, parsing and
-// rendering happen here. Every text it shows comes from the page (views/pages/open/reader.hbs).
-import { EnvelopeAuthError, EnvelopeFormatError, openEnvelope, parseEnvelopeHeader } from '../../crypto/envelope-crypto.ts';
-import { parseMessage } from '../message-model.ts';
+// the server share from POST keyUrl, the ciphertext from payloadUrl. A worker
+// (reader-worker.ts) decrypts and parses; this page shows what it reports. Every text it shows
+// comes from the page (views/pages/open/reader.hbs).
 import { offerShareToOpener } from './key-handover.ts';
-import { startRequests, STARTED_REQUESTS, type ReaderRequests } from './requests.ts';
+import { SECRET, startOpening, STARTED_OPENING, type StartedOpening } from './requests.ts';
 import { renderMessage } from './message-view.ts';
 
 const root = document.getElementById('reader') as HTMLElement | null;
@@ -22,93 +21,53 @@ class ShownError extends Error {
   }
 }
 
-const SECRET = /^[A-Za-z0-9_-]{43}$/;
-
-function fromBase64Url(s: string): Uint8Array {
-  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
-
-/**
- * The envelope secret: from the fragment on first load, then from this tab's sessionStorage (a
- * reload, or the language chooser). It is removed from the address bar at once, so it is not
- * copied, bookmarked, kept in history or shown over a shoulder.
- */
-function envelopeSecret(envelopeId: string): string | null {
-  const key = `waxseal:secret:${envelopeId}`;
-  const fromHash = location.hash.replace(/^#/, '');
-  if (SECRET.test(fromHash)) {
-    try {
-      sessionStorage.setItem(key, fromHash);
-    } catch {
-      // Storage may be refused (privacy settings): the message still opens, a reload will not.
-    }
-    history.replaceState(history.state, '', location.pathname + location.search);
-    return fromHash;
-  }
-  let stored: string | null = null;
-  try {
-    stored = sessionStorage.getItem(key);
-  } catch {
-    stored = null;
-  }
-  return stored && SECRET.test(stored) ? stored : null;
-}
-
 /** Opens and shows the message; returns the server share, for offline re-opening. */
 async function open(reader: HTMLElement): Promise<string> {
-  const { envelopeId = '' } = reader.dataset;
-  const secret = envelopeSecret(envelopeId);
-  if (!secret) throw new ShownError(reader.dataset['msgMissing'] ?? '');
-  if (!globalThis.crypto?.subtle) throw new ShownError(reader.dataset['msgUnsupported'] ?? '');
+  if (!globalThis.crypto?.subtle || typeof Worker === 'undefined') throw new ShownError(reader.dataset['msgUnsupported'] ?? '');
+  // Usually started already by reader-start.js from the page's head.
+  const slot = window as unknown as Record<string, StartedOpening | null | undefined>;
+  if (slot[STARTED_OPENING] === undefined) slot[STARTED_OPENING] = startOpening(reader.dataset);
+  const started = slot[STARTED_OPENING];
+  if (!started) throw new ShownError(reader.dataset['msgMissing'] ?? '');
 
-  // Both requests at once, usually started already by reader-start.js while this bundle loaded.
-  const started = (window as unknown as Record<string, ReaderRequests | undefined>)[STARTED_REQUESTS] ?? startRequests(reader);
-  const payloadDownload = started.payload;
-  const keyResponse = await started.key;
-  if (!keyResponse) throw new ShownError(reader.dataset['msgNetwork'] ?? '');
-  const key = (await keyResponse.json().catch(() => ({}))) as { share?: unknown; algorithm?: unknown; title?: unknown; detail?: unknown };
-  if (!keyResponse.ok || typeof key.share !== 'string' || !SECRET.test(key.share)) {
+  const key = await started.key;
+  if (!key) throw new ShownError(reader.dataset['msgNetwork'] ?? '');
+  if (!key.ok || !key.share || !SECRET.test(key.share)) {
     // The key service's refusals are problem+json with human sentences in the page's language.
-    const title = typeof key.title === 'string' && key.title ? key.title : (reader.dataset['msgNetwork'] ?? '');
-    throw new ShownError(title, typeof key.detail === 'string' ? key.detail : '');
+    throw new ShownError(key.title || (reader.dataset['msgNetwork'] ?? ''), key.detail ?? '');
   }
   performance.mark('waxseal:key');
+  const share = key.share;
 
-  const ciphertext = await payloadDownload;
-  if (!ciphertext) throw new ShownError(reader.dataset['msgNetwork'] ?? '');
-  performance.mark('waxseal:payload');
-
-  let raw: Uint8Array;
-  try {
-    // The released key names its algorithm; an envelope claiming another one was changed.
-    if (typeof key.algorithm === 'string' && parseEnvelopeHeader(ciphertext).algorithm !== key.algorithm) throw new EnvelopeAuthError('algorithm mismatch');
-    raw = await openEnvelope({ serverShare: fromBase64Url(key.share), envelopeSecret: fromBase64Url(secret), expectedEnvelopeId: fromBase64Url(envelopeId) }, ciphertext);
-  } catch (err) {
-    if (err instanceof EnvelopeAuthError || err instanceof EnvelopeFormatError) throw new ShownError(reader.dataset['msgDamaged'] ?? '');
-    throw err;
-  }
-  performance.mark('waxseal:decrypted');
-  if (raw.length > QUICK_VIEW_BYTES) {
-    // A large message (attachments, mostly) is shown in two steps: its head and text from the
-    // first megabytes at once, then everything, attachments included, once parsed whole.
-    // Attachments are listed only from the whole parse, so none is ever offered cut short.
-    const head = await parseMessage(raw.subarray(0, QUICK_VIEW_BYTES));
-    renderMessage(reader, { ...head, attachments: [] }, raw);
-    performance.mark('waxseal:shown');
-    renderMessage(reader, await parseMessage(raw), raw);
-    performance.mark('waxseal:complete');
-  } else {
-    renderMessage(reader, await parseMessage(raw), raw);
-    performance.mark('waxseal:shown');
-  }
-  return key.share;
+  let headShown = false;
+  return new Promise((resolve, reject) => {
+    started.listen((report) => {
+      switch (report.kind) {
+        case 'head':
+          // A large message: its head and text while the rest arrives; no attachments or
+          // "download" until the whole message is here.
+          renderMessage(reader, report.message, null);
+          headShown = true;
+          performance.mark('waxseal:shown');
+          return;
+        case 'whole':
+          renderMessage(reader, report.message, report.raw);
+          performance.mark(headShown ? 'waxseal:complete' : 'waxseal:shown');
+          resolve(share);
+          return;
+        case 'failed': {
+          const sentence = { damaged: 'msgDamaged', network: 'msgNetwork', unsupported: 'msgUnsupported' }[report.reason];
+          reject(new ShownError(reader.dataset[sentence] ?? ''));
+        }
+      }
+    });
+  });
 }
 
-// postal-mime decodes every part while it parses: some 7 ms per megabyte of attachment here.
-const QUICK_VIEW_BYTES = 2 * 1024 * 1024;
-
 function showError(reader: HTMLElement, err: unknown): void {
+  // A message shown from its first records is withdrawn when the rest does not open.
+  $('message').hidden = true;
+  $('body').replaceChildren();
   const shown = err instanceof ShownError ? err : new ShownError(reader.dataset['msgUnsupported'] ?? '');
   const template = $('error-template') as HTMLTemplateElement;
   const box = template.content.cloneNode(true) as DocumentFragment;

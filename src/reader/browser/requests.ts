@@ -1,36 +1,120 @@
-// The reader's two requests, the key and the ciphertext, started as early as the page allows:
-// by reader-start.ts, a few hundred bytes that run while the main bundle is still being loaded
-// and compiled, or by reader.ts itself when that did not happen.
+// The start of an applet-mode opening, run by reader-start.ts from the reader page's head (so
+// before the page is laid out or the main bundle is loaded), or by reader.ts when that did not
+// happen. It takes the envelope secret from the address bar, asks for the server share, starts
+// the decrypting worker (reader-worker.ts) and streams the ciphertext into it as it arrives.
+// The worker has the share and secret as soon as the key answer is in, so it decrypts and
+// parses while this page is still loading its own script.
+import type { ToWorker, WorkerReport } from './reader-protocol.ts';
 
-export interface ReaderRequests {
-  /** POST keyUrl; null when the request could not be made */
-  key: Promise<Response | null>;
-  /** GET payloadUrl (announced to the browser as a preload); null on any failure */
-  payload: Promise<Uint8Array | null>;
+/** The key service's answer to the key request: the share, or a refusal in human words. */
+export interface KeyAnswer {
+  ok: boolean;
+  share?: string;
+  algorithm?: string;
+  title?: string;
+  detail?: string;
 }
 
-/** Where reader-start.ts leaves the requests for reader.ts. */
-export const STARTED_REQUESTS = '__waxsealRequests';
+export interface StartedOpening {
+  /** null when the request could not be made at all */
+  key: Promise<KeyAnswer | null>;
+  /** Hands the worker's reports, in order (those already in first), to `handler`. */
+  listen(handler: (report: WorkerReport) => void): void;
+}
 
-const SECRET = /^[A-Za-z0-9_-]{43}$/;
+/** Where reader-start.ts leaves the opening for reader.ts. */
+export const STARTED_OPENING = '__waxsealOpening';
 
-/** Whether this tab holds the envelope secret (fragment, or sessionStorage after a reload). */
-export function hasSecret(envelopeId: string): boolean {
-  if (SECRET.test(location.hash.replace(/^#/, ''))) return true;
-  try {
-    return SECRET.test(sessionStorage.getItem(`waxseal:secret:${envelopeId}`) ?? '');
-  } catch {
-    return false;
+export const SECRET = /^[A-Za-z0-9_-]{43}$/;
+
+/** src/reader/browser/reader-worker.ts, bundled (src/reader/bundle.ts). */
+const WORKER_URL = '/assets/reader-worker.js';
+
+/**
+ * The envelope secret: from the fragment on first load, then from this tab's sessionStorage (a
+ * reload, or the language chooser). It is removed from the address bar at once, so it is not
+ * copied, bookmarked, kept in history or shown over a shoulder.
+ */
+function takeSecret(envelopeId: string): string | null {
+  const key = `waxseal:secret:${envelopeId}`;
+  const fromHash = location.hash.replace(/^#/, '');
+  if (SECRET.test(fromHash)) {
+    try {
+      sessionStorage.setItem(key, fromHash);
+    } catch {
+      // Storage may be refused (privacy settings): the message still opens, a reload will not.
+    }
+    history.replaceState(history.state, '', location.pathname + location.search);
+    return fromHash;
   }
+  let stored: string | null = null;
+  try {
+    stored = sessionStorage.getItem(key);
+  } catch {
+    stored = null;
+  }
+  return stored && SECRET.test(stored) ? stored : null;
 }
 
-export function startRequests(reader: HTMLElement): ReaderRequests {
-  const { keyUrl = '', payloadUrl = '' } = reader.dataset;
+/**
+ * Starts the opening, or returns null when this tab does not hold the envelope secret: then
+ * nothing is requested, since the key would be released (and recorded) for nothing.
+ */
+export function startOpening(data: { envelopeId?: string; keyUrl?: string; payloadUrl?: string }): StartedOpening | null {
+  const envelopeId = data.envelopeId ?? '';
+  const secret = takeSecret(envelopeId);
+  if (!secret) return null;
+
+  const inbox: WorkerReport[] = [];
+  let deliver: ((report: WorkerReport) => void) | null = null;
+  const report = (r: WorkerReport) => (deliver ? deliver(r) : inbox.push(r));
+  let worker: Worker | null = null;
+  try {
+    worker = new Worker(WORKER_URL);
+    worker.onmessage = (event: MessageEvent<WorkerReport>) => report(event.data);
+    worker.onerror = () => report({ kind: 'failed', reason: 'unsupported' });
+  } catch {
+    report({ kind: 'failed', reason: 'unsupported' });
+  }
+  const post = (message: ToWorker, transfer: Transferable[] = []) => worker?.postMessage(message, transfer);
+
+  const key = fetch(data.keyUrl ?? '', { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' } }).then(
+    async (response) => {
+      const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+      const text = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : undefined);
+      const answer: KeyAnswer = { ok: response.ok, share: text('share'), algorithm: text('algorithm'), title: text('title'), detail: text('detail') };
+      if (answer.ok && answer.share && SECRET.test(answer.share)) post({ kind: 'key', share: answer.share, secret, envelopeId, algorithm: answer.algorithm ?? null });
+      else worker?.terminate(); // refused: the ciphertext it holds is of no use
+      return answer;
+    },
+    () => {
+      worker?.terminate();
+      return null;
+    },
+  );
+
+  // Read off the network as it comes (a body nobody reads stalls once the browser's buffer is
+  // full) and handed to the worker piece by piece; transferred, not copied.
+  fetch(data.payloadUrl ?? '')
+    .then(async (response) => {
+      if (!response.ok || !response.body) throw new Error('no payload');
+      const declared = Number(response.headers.get('content-length'));
+      post({ kind: 'length', length: Number.isSafeInteger(declared) && declared > 0 ? declared : null });
+      const reader = response.body.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        post({ kind: 'bytes', bytes: value }, [value.buffer]);
+      }
+      post({ kind: 'end' });
+    })
+    .catch(() => post({ kind: 'end', failed: true }));
+
   return {
-    key: fetch(keyUrl, { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' } }).catch(() => null),
-    // Never rejects, so a refused key leaves no unhandled rejection behind.
-    payload: fetch(payloadUrl)
-      .then((r) => (r.ok ? r.arrayBuffer().then((b) => new Uint8Array(b)) : null))
-      .catch(() => null),
+    key,
+    listen(handler) {
+      deliver = handler;
+      for (const r of inbox.splice(0)) handler(r);
+    },
   };
 }
