@@ -1,4 +1,4 @@
-// What the reader page (requests.ts, reader.ts) and its decrypting worker (reader-worker.ts)
+// What the reader page (start-opening.ts, reader.ts) and its decrypting worker (reader-worker.ts)
 // say to each other. Structured clone carries the message model as it is (Date, Map, bytes).
 import type { MessageModel } from '../message-model.ts';
 

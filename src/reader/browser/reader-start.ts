@@ -1,8 +1,8 @@
 // Bundled to /assets/reader-start.js, the reader page's first script. It runs from the top of
 // the page's head, before the style sheet and the first layout, and starts the opening
-// (requests.ts: the key request, the decrypting worker, the ciphertext download), so all of that
+// (start-opening.ts: the key request, the decrypting worker, the ciphertext download), so all of that
 // runs while /assets/reader.js is still loading. Its own data-* attributes say where to go.
-import { startOpening, STARTED_OPENING } from './requests.ts';
+import { startOpening, STARTED_OPENING } from './start-opening.ts';
 
 const data = document.currentScript?.dataset;
 const slot = window as unknown as Record<string, unknown>;

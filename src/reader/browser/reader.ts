@@ -4,7 +4,7 @@
 // (reader-worker.ts) decrypts and parses; this page shows what it reports. Every text it shows
 // comes from the page (views/pages/open/reader.hbs).
 import { offerShareToOpener } from './key-handover.ts';
-import { SECRET, startOpening, STARTED_OPENING, type StartedOpening } from './requests.ts';
+import { SECRET, startOpening, STARTED_OPENING, type StartedOpening } from './start-opening.ts';
 import { renderMessage } from './message-view.ts';
 
 const root = document.getElementById('reader') as HTMLElement | null;
