@@ -12,15 +12,10 @@ import { EnvelopeAuthError, EnvelopeFormatError, openEnvelope } from '../../cryp
 import { parseMessage } from '../message-model.ts';
 import { handoverMessage, storageKey, SHARE_PATTERN, type HandoverMessage } from './key-handover.ts';
 import { renderMessage } from './message-view.ts';
+import { fromBase64 } from './base64.ts';
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement | null;
 const text = (id: string) => $(id)?.textContent?.trim() ?? '';
-
-function fromBase64(s: string): Uint8Array {
-  // atob ignores the line breaks the file's 7bit encoding put into the value.
-  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
 
 /** localStorage, or null where the browser refuses it to local files. */
 function storage(): Storage | null {

@@ -5,6 +5,7 @@
 import { EnvelopeAuthError, EnvelopeFormatError, openEnvelopeStream, type EnvelopeAlgorithm } from '../../crypto/envelope-crypto.ts';
 import { parseMessage, type MessageModel } from '../message-model.ts';
 import type { ToWorker, WorkerReport } from './reader-protocol.ts';
+import { fromBase64 } from './base64.ts';
 
 // A large message (attachments, mostly) is shown in two steps: its head and text from its first
 // megabyte as soon as they are decrypted, while the rest still arrives; then everything,
@@ -16,29 +17,41 @@ class DownloadFailed extends Error {}
 
 const scope = self as unknown as { onmessage: ((event: MessageEvent<ToWorker>) => void) | null; postMessage(message: WorkerReport, transfer?: Transferable[]): void };
 
-// The ciphertext as it arrives, for the one reader of `ciphertext()`.
-const pieces: (Uint8Array | null)[] = [];
-let ended: 'no' | 'complete' | 'failed' = 'no';
-let length: number | null = null;
-let wake: (() => void) | null = null;
-let started = false;
-
-async function* ciphertext(): AsyncGenerator<Uint8Array> {
-  for (let next = 0; ; ) {
-    while (next < pieces.length) {
-      const piece = pieces[next]!;
-      pieces[next++] = null; // the opener copies what it needs
-      yield piece;
-    }
-    if (ended === 'complete') return;
-    if (ended === 'failed') throw new DownloadFailed();
-    await new Promise<void>((resolve) => (wake = resolve));
-  }
-}
-
-function fromBase64Url(s: string): Uint8Array {
-  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+/**
+ * The ciphertext as the page hands it over, for the one reader of `pieces()`: pieces wait here
+ * until the opener (which copies what it needs) takes them.
+ */
+function ciphertextQueue() {
+  const waiting: (Uint8Array | null)[] = [];
+  let ended: 'no' | 'complete' | 'failed' = 'no';
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  return {
+    push(bytes: Uint8Array) {
+      waiting.push(bytes);
+      notify();
+    },
+    end(failed: boolean) {
+      ended = failed ? 'failed' : 'complete';
+      notify();
+    },
+    async *pieces(): AsyncGenerator<Uint8Array> {
+      for (let next = 0; ; ) {
+        while (next < waiting.length) {
+          const piece = waiting[next]!;
+          waiting[next++] = null;
+          yield piece;
+        }
+        if (ended === 'complete') return;
+        if (ended === 'failed') throw new DownloadFailed();
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+  };
 }
 
 /** Every buffer in the model, so it moves to the page instead of being copied. */
@@ -51,17 +64,17 @@ function buffersOf(message: MessageModel, raw?: Uint8Array): ArrayBuffer[] {
   return [...all];
 }
 
-async function open(key: Extract<ToWorker, { kind: 'key' }>): Promise<void> {
+async function open(key: Extract<ToWorker, { kind: 'key' }>, ciphertext: AsyncIterable<Uint8Array>, length: number | null): Promise<void> {
   let head = null as Promise<void> | null;
   const raw = await openEnvelopeStream(
     {
-      serverShare: fromBase64Url(key.share),
-      envelopeSecret: fromBase64Url(key.secret),
-      expectedEnvelopeId: fromBase64Url(key.envelopeId),
+      serverShare: fromBase64(key.share),
+      envelopeSecret: fromBase64(key.secret),
+      expectedEnvelopeId: fromBase64(key.envelopeId),
       // The released key names its algorithm; an envelope claiming another one was changed.
       ...(key.algorithm ? { expectedAlgorithm: key.algorithm as EnvelopeAlgorithm } : {}),
     },
-    ciphertext(),
+    ciphertext,
     {
       expectedLength: length,
       onVerified: (prefix) => {
@@ -78,6 +91,11 @@ async function open(key: Extract<ToWorker, { kind: 'key' }>): Promise<void> {
   scope.postMessage({ kind: 'whole', message, raw }, buffersOf(message, raw));
 }
 
+// One worker per opening: this is its only state.
+const queue = ciphertextQueue();
+let length: number | null = null;
+let started = false;
+
 scope.onmessage = (event) => {
   const m = event.data;
   switch (m.kind) {
@@ -85,21 +103,17 @@ scope.onmessage = (event) => {
       length = m.length;
       return;
     case 'bytes':
-      pieces.push(m.bytes);
-      break;
+      queue.push(m.bytes);
+      return;
     case 'end':
-      ended = m.failed ? 'failed' : 'complete';
-      break;
+      queue.end(m.failed === true);
+      return;
     case 'key':
       if (started) return;
       started = true;
-      open(m).catch((err: unknown) => {
+      open(m, queue.pieces(), length).catch((err: unknown) => {
         const reason = err instanceof EnvelopeAuthError || err instanceof EnvelopeFormatError ? 'damaged' : err instanceof DownloadFailed ? 'network' : 'unsupported';
         scope.postMessage({ kind: 'failed', reason });
       });
-      return;
   }
-  const w = wake;
-  wake = null;
-  w?.();
 };
