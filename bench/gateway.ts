@@ -105,17 +105,24 @@ async function runGateway(file: string, credential: string) {
   });
   const config = readFileSync(file, 'utf8');
   const port = Number(/listen: \{ host: 127\.0\.0\.1, port: (\d+)/.exec(config)![1]);
-  // Ready when the port answers.
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
+  let exited: number | null = null;
+  child.once('exit', (code) => (exited = code ?? -1));
+  // Ready when the port answers with the gateway's banner (not something else on that port).
+  let ready = false;
+  for (let i = 0; i < 200 && !ready && exited === null; i++) {
+    ready = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port });
+      s.once('data', (banner) => {
         s.destroy();
-        resolve(true);
+        resolve(banner.toString('latin1').includes('waxseal gateway'));
       });
       s.on('error', () => resolve(false));
     });
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 100));
+    if (!ready) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!ready) {
+    child.kill('SIGKILL');
+    throw new Error(exited === null ? `the gateway did not answer on port ${port}` : `the gateway exited (code ${exited}) before it answered on port ${port}`);
   }
   return {
     pid: child.pid!,

@@ -6,7 +6,8 @@ import MimeNode from 'nodemailer/lib/mime-node/index.js';
 import { isLocale } from '../i18n/locales.ts';
 import type { Locale } from '../i18n/locales.ts';
 import type { SecurityLevel } from './securedoc.ts';
-import { compileTemplate, createDateFormatter, createTemplateEngine, readView } from './templates.ts';
+import { createTemplateCache, type TemplateCache } from './template-cache.ts';
+import { compileTemplate } from './templates.ts';
 
 /**
  * Header values of the original message exactly as they appeared in it (still RFC 2047 encoded,
@@ -51,6 +52,8 @@ export interface NotificationInput {
 export interface NotificationDeps {
   i18n: i18n;
   views: string;
+  /** compiled templates kept between notifications (a gateway's); without it, compiled for this one */
+  templates?: TemplateCache;
 }
 
 // Original header fields copied verbatim, in the order they are written.
@@ -117,19 +120,19 @@ export function renderNotificationBodies(
   deps: NotificationDeps,
 ): { html: string; text: string } {
   const keyService = parseKeyServiceUrl(input.data.keyServiceUrl);
-  const hbs = createTemplateEngine({ i18n: deps.i18n, locale: input.locale });
+  const templates = deps.templates ?? createTemplateCache(deps);
   const t = deps.i18n.getFixedT(input.locale);
-  const dates = createDateFormatter(input.locale);
+  const dates = templates.dates(input.locale);
   const profileHtml = input.templates?.html;
   const profileText = input.templates?.text;
-  const renderHtml = compileTemplate(
-    hbs,
-    typeof profileHtml === 'string' ? profileHtml : readView(deps.views, 'envelope/notification.html.hbs'),
+  const renderHtml = templates.compile(
+    input.locale,
+    typeof profileHtml === 'string' ? profileHtml : templates.view('envelope/notification.html.hbs'),
     { name: typeof profileHtml === 'string' ? 'profile HTML notification template' : 'default HTML notification template' },
   );
-  const renderText = compileTemplate(
-    hbs,
-    typeof profileText === 'string' ? profileText : readView(deps.views, 'envelope/notification.txt.hbs'),
+  const renderText = templates.compile(
+    input.locale,
+    typeof profileText === 'string' ? profileText : templates.view('envelope/notification.txt.hbs'),
     {
       name: typeof profileText === 'string' ? 'profile text notification template' : 'default text notification template',
       noEscape: true,

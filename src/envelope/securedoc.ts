@@ -4,7 +4,8 @@ import { isLocale } from '../i18n/locales.ts';
 import type { Locale } from '../i18n/locales.ts';
 import { FRAME_SANDBOX } from '../reader/sanitize.ts';
 import { sha256Source } from '../crypto/csp-hash.ts';
-import { compileTemplate, createDateFormatter, createTemplateEngine, readView } from './templates.ts';
+import Handlebars from 'handlebars';
+import { createTemplateCache, type TemplateCache } from './template-cache.ts';
 
 /**
  * How the recipient's browser opens the envelope.
@@ -55,6 +56,17 @@ export interface SecuredocDeps {
   views: string;
   /** src/reader/bundle.ts buildEnvelopeFileScript(); required for files that open offline */
   envelopeFileScript?: string;
+  /** compiled templates kept between envelopes (a gateway's); without it, compiled for this one */
+  templates?: TemplateCache;
+}
+
+/**
+ * Splits an attribute value that a URL parser or base64 decoder reads (both ignore line breaks)
+ * into short lines, after escaping so the cut never falls inside a character reference.
+ */
+function breakable(value: unknown): Handlebars.SafeString {
+  const escaped = Handlebars.Utils.escapeExpression(String(value));
+  return new Handlebars.SafeString(chunkUnits(escaped, ATTRIBUTE_CHUNK).join('\n'));
 }
 
 /** Whether this file can open offline (see SecuredocInput.rememberKey). */
@@ -178,16 +190,9 @@ const SCRIPT = `
  */
 export function buildSecuredoc(input: SecuredocInput, deps: SecuredocDeps): string {
   const checked = validate(input);
-  const hbs = createTemplateEngine({ i18n: deps.i18n, locale: input.locale });
+  const templates = deps.templates ?? createTemplateCache(deps);
   const t = deps.i18n.getFixedT(input.locale);
-  const dates = createDateFormatter(input.locale);
-
-  // Splits an attribute value that a URL parser or base64 decoder reads (both ignore line
-  // breaks) into short lines, after escaping so the cut never falls inside a character reference.
-  hbs.registerHelper('breakable', (value: unknown) => {
-    const escaped = hbs.escapeExpression(String(value));
-    return new hbs.SafeString(chunkUnits(escaped, ATTRIBUTE_CHUNK).join('\n'));
-  });
+  const dates = templates.dates(input.locale);
 
   const applet = input.mode === 'applet';
   const offline = opensOffline(input);
@@ -237,8 +242,8 @@ export function buildSecuredoc(input: SecuredocInput, deps: SecuredocDeps): stri
     offline: offline ? { envelopeId: input.envelopeId, sandbox: FRAME_SANDBOX } : null,
   };
 
-  const render = compileTemplate(hbs, readView(deps.views, 'envelope/securedoc.hbs'), { name: 'securedoc template' });
-  const page = toSevenBitHtml(render(data));
+  const render = templates.compile(input.locale, templates.view('envelope/securedoc.hbs'), { name: 'securedoc template' });
+  const page = toSevenBitHtml(render(data, { helpers: { breakable } }));
   if (input.payload.kind !== 'inline') return page;
   const payload = chunkUnits(Buffer.from(input.payload.ciphertext).toString('base64'), ATTRIBUTE_CHUNK).join('\n');
   return page.replace(PAYLOAD_PLACEHOLDER, () => payload);

@@ -6,7 +6,8 @@ import type { i18n } from 'i18next';
 import type { Locale } from '../i18n/locales.ts';
 
 export type TemplateEngine = typeof Handlebars;
-export type RenderFn = (data: object) => string;
+/** Renders a compiled template; `runtime` passes helpers that only this rendering uses. */
+export type RenderFn = (data: object, runtime?: { helpers?: Record<string, Handlebars.HelperDelegate> }) => string;
 
 export interface TemplateEngineOptions {
   i18n: i18n;
@@ -78,9 +79,9 @@ export function compileTemplate(hbs: TemplateEngine, source: string, options: Co
   } catch (error) {
     throw new Error(`the ${options.name} does not compile: ${(error as Error).message}`, { cause: error });
   }
-  return (data: object) => {
+  return (data, runtime) => {
     try {
-      return render(data);
+      return render(data, runtime);
     } catch (error) {
       throw new Error(`the ${options.name} failed to render: ${(error as Error).message}`, { cause: error });
     }

@@ -1,6 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { createTemplateCache } from '../envelope/template-cache.ts';
 import { createI18n } from '../i18n/create-i18n.ts';
 import { LOCALES_DIR, VIEWS_DIR } from '../paths.ts';
 import { envelopeFileScriptCache } from '../reader/bundle.ts';
@@ -119,6 +120,7 @@ export async function startGateway(config: GatewayConfig, deps: { env: Record<st
 
   const decide = createDecide(config.rules);
   const envelopeFileScript = envelopeFileScriptCache();
+  const templates = createTemplateCache({ i18n, views: VIEWS_DIR });
   const server = await startFilterServer({
     host: config.listen.host,
     port: config.listen.port,
@@ -132,7 +134,7 @@ export async function startGateway(config: GatewayConfig, deps: { env: Record<st
         reinject,
         reinjectTls,
         journal,
-        seal: { i18n, views: VIEWS_DIR, envelopeFileScript },
+        seal: { i18n, views: VIEWS_DIR, envelopeFileScript, templates },
         postmaster: config.postmaster,
         now,
       }),
@@ -175,6 +177,7 @@ export async function startGateway(config: GatewayConfig, deps: { env: Record<st
       await server.close();
       reinject.close();
       reinjectTls.close();
+      journal.close();
       writeStatus();
     },
   };

@@ -5,6 +5,7 @@ import type { EnvelopeFlags, EnvelopeUpload } from '../domain/envelopes/envelope
 import type { ProfileSettings } from '../domain/profiles/profile-settings.ts';
 import { buildNotification, renderSubject, type NotificationInput } from '../envelope/notification.ts';
 import { buildSecuredoc, opensOffline, type SecuredocInput, type SecuredocMode } from '../envelope/securedoc.ts';
+import { createTemplateCache, type TemplateCache } from '../envelope/template-cache.ts';
 import { pickLocale, type Locale } from '../i18n/locales.ts';
 import type { GatewayProfileInfo, KeyServiceClient } from './key-client.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, messageSizeWarning, readMessageHead, type MessageHead } from './message-head.ts';
@@ -22,6 +23,8 @@ export interface SealDeps {
    * built when such an envelope is sealed.
    */
   envelopeFileScript?: () => Promise<string>;
+  /** compiled templates kept between messages; a long-running gateway passes its own */
+  templates?: TemplateCache;
 }
 
 export interface SealOptions {
@@ -56,6 +59,8 @@ export interface SealedMessage {
  */
 export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: GatewayProfileInfo, options: SealOptions = {}): Promise<SealedMessage> {
   const now = (deps.now ?? (() => new Date()))();
+  // The trial below and the real envelope share one compilation at least.
+  const templates = deps.templates ?? createTemplateCache(deps);
   const info = known ?? (await deps.client.getProfile());
   const settings = info.profile.settings;
   const rcpt = options.envelopeRecipients?.map((a) => a.trim().toLowerCase()).filter((a) => a.length > 0);
@@ -118,26 +123,27 @@ export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: G
     attachment: { fileName: settings.envelopeFileName, html },
     extraHeaders: { 'X-Waxseal-Envelope-Id': envelopeId },
   });
-  // Everything that could stop the envelope from being built is tried before the key is
-  // stored, so a failure never leaves a key behind for an envelope that was never sent.
-  try {
-    const trial = buildSecuredoc(securedocInput('A'.repeat(22), new Uint8Array(32), { kind: 'reference', url: info.keyService.url }), {
-      i18n: deps.i18n,
-      views: deps.views,
-    });
-    await buildNotification(notificationInput('A'.repeat(22), trial), { i18n: deps.i18n, views: deps.views });
-  } catch (err) {
-    throw new ProfileError(`the profile "${info.profile.name}" cannot produce an envelope: ${(err as Error).message}`);
-  }
-
   const keys = generateEnvelopeKeys();
   const ciphertext = await sealEnvelope({ ...keys, algorithm: settings.algorithm }, message);
   const envelopeId = Buffer.from(keys.envelopeId).toString('base64url');
   const transport = ciphertext.length <= settings.payloadTransport.inlineMaxBytes ? 'inline' : 'reference';
-
-  // Built before the key is stored, like the trial above: a failure leaves nothing behind.
   const offline = opensOffline({ mode, rememberKey: flags.rememberEnvelopeKeyCheckbox, payload: transport === 'inline' ? { kind: 'inline', ciphertext } : { kind: 'reference', url: '' } });
   const envelopeFileScript = offline ? await (deps.envelopeFileScript ?? (await import('../reader/bundle.ts')).buildEnvelopeFileScript)() : undefined;
+  const build = async (payload: SecuredocInput['payload']): Promise<Buffer> => {
+    const html = buildSecuredoc(securedocInput(envelopeId, keys.envelopeSecret, payload), { i18n: deps.i18n, views: deps.views, envelopeFileScript, templates });
+    return buildNotification(notificationInput(envelopeId, html), { i18n: deps.i18n, views: deps.views, templates });
+  };
+
+  // Everything that could stop the envelope from being built is done before the key is stored,
+  // so a failure never leaves a key behind for an envelope that was never sent. An inline
+  // envelope is built whole here. One by reference needs the payload URL the key service
+  // answers with, so it is tried with a stand-in URL now and built for real after the upload.
+  let envelope: Buffer;
+  try {
+    envelope = await build(transport === 'inline' ? { kind: 'inline', ciphertext } : { kind: 'reference', url: info.keyService.url });
+  } catch (err) {
+    throw new ProfileError(`the profile "${info.profile.name}" cannot produce an envelope: ${(err as Error).message}`);
+  }
 
   const upload: EnvelopeUpload = {
     serverShare: Buffer.from(keys.serverShare).toString('base64url'),
@@ -156,14 +162,8 @@ export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: G
   if (transport === 'reference') {
     if (stored.payloadPending) await deps.client.putPayload(envelopeId, ciphertext);
     if (!stored.payloadUrl) throw new Error('the key service did not say where the payload can be fetched');
+    envelope = await build({ kind: 'reference', url: stored.payloadUrl });
   }
-
-  const html = buildSecuredoc(
-    securedocInput(envelopeId, keys.envelopeSecret, transport === 'inline' ? { kind: 'inline', ciphertext } : { kind: 'reference', url: stored.payloadUrl! }),
-    { i18n: deps.i18n, views: deps.views, envelopeFileScript },
-  );
-
-  const envelope = await buildNotification(notificationInput(envelopeId, html), { i18n: deps.i18n, views: deps.views });
   return { envelopeId, envelope, transport, locale, warnings };
 }
 

@@ -188,15 +188,22 @@ export async function pollUntil<T>(
 
 /** A port that was free a moment ago (the OS picks it); Postfix binds it when it starts. */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (;;) {
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // A port handed out earlier may not be bound yet (a filter's port is chosen before the
+    // Postfix that names it starts), and the kernel may offer it again: never hand it out twice.
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
+const handedOut = new Set<number>();
 
 /** A throwaway self-signed certificate for a test SMTP server offering STARTTLS. */
 export async function selfSignedCert(dir: string): Promise<{ key: Buffer; cert: Buffer }> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 
 /**
@@ -24,6 +24,8 @@ export interface Journal {
   finish(key: string): void;
   /** Messages seen but not finished: the ones waiting for the key service. */
   waiting(): number;
+  /** Closes the file, once no message is being processed; again does nothing. */
+  close(): void;
 }
 
 /** The key of one delivery attempt: the same message to the same envelope gives the same key. */
@@ -79,17 +81,22 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
   }
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, compacted.length ? `${compacted.join('\n')}\n` : '');
-  const fd = openSync(tmp, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
+  const tmpFd = openSync(tmp, 'r');
+  fsyncSync(tmpFd);
+  closeSync(tmpFd);
   renameSync(tmp, file);
 
   // Only "done" must be on disk before the gateway answers: it is what keeps a part from going
   // out twice. A lost "seen" (the machine failing, not the process) only restarts the queue
   // timeout; a lost "finished" only leaves a stale "waiting" count. Neither waits for the disk.
+  // Opened once for appending: reopening the file for every line cost more than the write.
+  // The descriptor lives as long as the gateway process.
+  const fd = openSync(file, 'a');
+  let closed = false;
   const append = (line: Line) => {
-    appendFileSync(file, `${JSON.stringify(line)}\n`);
+    writeSync(fd, `${JSON.stringify(line)}\n`);
   };
+  const datasync = promisify(fdatasync);
   // A "done" line is written at once (in the page cache it survives the process being killed),
   // then made durable by a group commit: every line written while one fdatasync runs is flushed
   // by the next, so many messages share a flush and the event loop never waits on the disk.
@@ -102,12 +109,7 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
         const batch = waiting;
         waiting = [];
         try {
-          const handle = await open(file, 'r');
-          try {
-            await handle.datasync();
-          } finally {
-            await handle.close();
-          }
+          await datasync(fd);
           for (const w of batch) w.resolve();
         } catch (err) {
           for (const w of batch) w.reject(err);
@@ -151,5 +153,10 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
       entry.finished = true;
     },
     waiting: () => [...entries.values()].filter((e) => !e.finished).length,
+    close() {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+    },
   };
 }

@@ -8,6 +8,7 @@ import { buildFailureNotice, type FailureReason } from './failure-notice.ts';
 import { messageKey, type Journal } from './journal.ts';
 import type { Reinjector } from './reinject.ts';
 import type { DestinationTls } from '../policy/policy-config.ts';
+import type { TemplateCache } from '../../envelope/template-cache.ts';
 
 /** What the rules decided for one message (src/gateway/rules produce it). */
 export interface FilterDecision {
@@ -41,7 +42,7 @@ export interface ProcessDeps {
   /** back to the MTA on the port whose deliveries must use TLS (it retries, then bounces) */
   reinjectTls: Reinjector;
   journal: Journal;
-  seal: { i18n: i18n; views: string; envelopeFileScript?: () => Promise<string> };
+  seal: { i18n: i18n; views: string; envelopeFileScript?: () => Promise<string>; templates?: TemplateCache };
   /** From: of failure notices */
   postmaster: string;
   now?: () => Date;
