@@ -246,6 +246,8 @@ t.test('bad input is refused', async (t) => {
   );
   await t.rejects(buildNotification(input({ attachment: { fileName: 'securedoc.html', html: '<p>é</p>' } }), deps), TypeError, 'attachment must be ASCII');
   await t.rejects(buildNotification(input({ attachment: { fileName: 'securedoc.html', html: 'x'.repeat(1000) } }), deps), TypeError, 'no line over 998');
+  await t.rejects(buildNotification(input({ attachment: { fileName: 'securedoc.html', html: `a\n${'x'.repeat(999)}\nb` } }), deps), TypeError, 'nor in the middle of the page');
+  await t.resolves(buildNotification(input({ attachment: { fileName: 'securedoc.html', html: `a\n${'x'.repeat(998)}\r\n${'y'.repeat(998)}` } }), deps), '998 is allowed, to the last line');
   await t.rejects(buildNotification(input({ locale: 'xx' as Locale }), deps), TypeError);
   await t.rejects(buildNotification(input({ data: { ...input().data, keyServiceUrl: 'javascript:1' } }), deps), TypeError);
 });

@@ -1,5 +1,3 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import libmime from 'libmime';
 import libqp from 'libqp';
 import { Splitter } from 'mailsplit';
@@ -98,11 +96,15 @@ async function splitParts(raw: Uint8Array): Promise<Part[]> {
       current.size += data.value.length;
     }
   });
-  // Fed in slices: mailsplit then works on small buffers, whatever the message's size.
-  const slices = function* () {
-    for (let i = 0; i < raw.byteLength; i += 65536) yield Buffer.from(raw.buffer, raw.byteOffset + i, Math.min(65536, raw.byteLength - i));
-  };
-  await pipeline(Readable.from(slices()), splitter);
+  // Fed in slices: mailsplit then works on small buffers, whatever the message's size. Written
+  // straight in rather than through stream.pipeline, whose set-up and teardown (an abort
+  // signal with its exception per message) cost more than splitting a 50 KB message.
+  await new Promise<void>((resolve, reject) => {
+    splitter.once('error', reject);
+    splitter.once('end', resolve);
+    for (let i = 0; i < raw.byteLength; i += 65536) splitter.write(Buffer.from(raw.buffer, raw.byteOffset + i, Math.min(65536, raw.byteLength - i)));
+    splitter.end();
+  });
   finish();
   return parts;
 }
