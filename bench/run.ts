@@ -94,11 +94,11 @@ if (chromiumPath() === null) {
   out('Chromium is not installed: open-time benchmark DID NOT RUN.');
 } else {
   const openCredential = await provisionProfile(ks, 'OpenBench', { securityLevel: 'none', payloadTransport: { inlineMaxBytes: 0, referenceScheme: 'public', separateUrl: null } });
-  out('| message | raw WebCrypto decrypt | Open → message shown | target | |');
-  out('|---|---|---|---|---|');
+  out('| message | raw WebCrypto decrypt | Open → message shown | target | | Open → whole message (attachments listed) |');
+  out('|---|---|---|---|---|---|');
   for (const r of await benchOpenTime(ks, openCredential, [1, 10, 25], 3)) {
     const target = 2 * r.rawMs + 300;
-    out(`| ${r.sizeMB} MB | ${r.rawMs.toFixed(0)} ms | ${r.openMs.toFixed(0)} ms | ${target.toFixed(0)} ms | ${r.openMs <= target ? 'ok' : 'MISSED'} |`);
+    out(`| ${r.sizeMB} MB | ${r.rawMs.toFixed(0)} ms | ${r.openMs.toFixed(0)} ms | ${target.toFixed(0)} ms | ${r.openMs <= target ? 'ok' : 'MISSED'} | ${r.wholeMs.toFixed(0)} ms |`);
   }
 }
 out();

@@ -153,6 +153,12 @@ t.test('the message view in Chromium', { skip }, async (t) => {
     { subject: 'Drawings' },
     multipart('mixed', [leaf('text/plain; charset=utf-8', 'The drawings are attached.'), leaf('application/octet-stream', bigFile, [['Content-Disposition', 'attachment; filename="drawings.bin"']])]),
   );
+  // A text longer than the first tries at the two-step view: it must never be shown cut short.
+  const longText = `${'Every clause of the contract is quoted below for the record.\n'.repeat(5000)}End of the long letter.`;
+  const longTextMessage = message(
+    { subject: 'Contract' },
+    multipart('mixed', [leaf('text/plain; charset=utf-8', longText), leaf('application/octet-stream', bigFile, [['Content-Disposition', 'attachment; filename="contract.bin"']])]),
+  );
   const list = await Promise.all([
     seal(attachmentsRaw, 'aes-256-gcm'),
     seal(cidMessage, 'aes-192-gcm', 'share', 'cross-origin'),
@@ -162,8 +168,9 @@ t.test('the message view in Chromium', { skip }, async (t) => {
     seal(attachmentsRaw, 'aes-256-gcm', 'share', 'missing'),
     seal(largeMessage, 'aes-256-gcm', 'share', 'held'),
     seal(largeMessage, 'aes-256-gcm', 'share', 'held-tampered'),
+    seal(longTextMessage, 'aes-256-gcm', 'share', 'held'),
   ]);
-  const [plain, aes192, hostile, tampered, refused, missing, large, largeTampered] = list as [TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope];
+  const [plain, aes192, hostile, tampered, refused, missing, large, largeTampered, longLetter] = list as [TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope, TestEnvelope];
   const apps = await startApps(new Map(list.map((e) => [e.id, e])));
   const browser: Browser = await launchChromium();
   t.teardown(async () => {
@@ -233,6 +240,19 @@ t.test('the message view in Chromium', { skip }, async (t) => {
     t.ok(got.bytes.equals(bigFile), 'the attachment beyond the first megabytes downloads byte-identical');
     const eml = await download(page, () => page.getByRole('button', { name: 'Download the whole message (.eml)' }).click());
     t.ok(eml.bytes.equals(large.raw), 'and the whole message, byte for byte');
+    await page.context().close();
+  });
+
+  await t.test('a large message with a long text: the text shown first is the whole text', async (t) => {
+    const page = await newPage();
+    await page.goto(`${apps.url}/open/${longLetter.id}#${longLetter.secret}`);
+    await page.locator('#from').getByText(/./).waitFor();
+    t.ok(held.has(longLetter.id), 'shown while the rest is still held back');
+    t.equal(await page.locator('#status').textContent(), 'Opening your message…');
+    t.equal((await page.locator('pre.message-text').textContent())?.trimEnd(), longText, 'with every line of its text, none cut off');
+    held.get(longLetter.id)!();
+    await page.locator('#status', { hasText: 'Your message is open.' }).waitFor();
+    t.match(await page.locator('#attachments').textContent(), /contract\.bin/);
     await page.context().close();
   });
 

@@ -5,8 +5,8 @@ import type { MessageModel } from '../message-model.ts';
 export type ToWorker =
   /** the ciphertext's Content-Length, when the server gave one */
   | { kind: 'length'; length: number | null }
-  /** the next piece of ciphertext, in order */
-  | { kind: 'bytes'; bytes: Uint8Array }
+  /** the next pieces of ciphertext, in order */
+  | { kind: 'bytes'; pieces: Uint8Array[] }
   /** the ciphertext is complete, or the download broke off */
   | { kind: 'end'; failed?: boolean }
   /** the released share and the secret from the address bar: the worker may open the envelope */

@@ -3,15 +3,10 @@
 // out while the message is decrypted and parsed. It touches no network (its own policy is
 // default-src 'none'): the page streams the ciphertext in and receives the parsed message.
 import { EnvelopeAuthError, EnvelopeFormatError, openEnvelopeStream, type EnvelopeAlgorithm } from '../../crypto/envelope-crypto.ts';
+import { createHeadView } from '../head-view.ts';
 import { parseMessage, type MessageModel } from '../message-model.ts';
 import type { ToWorker, WorkerReport } from './reader-protocol.ts';
 import { fromBase64 } from './base64.ts';
-
-// A large message (attachments, mostly) is shown in two steps: its head and text from its first
-// megabyte as soon as they are decrypted, while the rest still arrives; then everything,
-// attachments included, once the whole envelope opened. Attachments are listed only from the
-// whole message, so none is ever offered cut short.
-const HEAD_VIEW_BYTES = 1024 * 1024;
 
 class DownloadFailed extends Error {}
 
@@ -65,7 +60,7 @@ function buffersOf(message: MessageModel, raw?: Uint8Array): ArrayBuffer[] {
 }
 
 async function open(key: Extract<ToWorker, { kind: 'key' }>, ciphertext: AsyncIterable<Uint8Array>, length: number | null): Promise<void> {
-  let head = null as Promise<void> | null;
+  const head = createHeadView({ length, show: (message) => scope.postMessage({ kind: 'head', message }, buffersOf(message)) });
   const raw = await openEnvelopeStream(
     {
       serverShare: fromBase64(key.share),
@@ -74,19 +69,23 @@ async function open(key: Extract<ToWorker, { kind: 'key' }>, ciphertext: AsyncIt
       // The released key names its algorithm; an envelope claiming another one was changed.
       ...(key.algorithm ? { expectedAlgorithm: key.algorithm as EnvelopeAlgorithm } : {}),
     },
-    ciphertext,
-    {
-      expectedLength: length,
-      onVerified: (prefix) => {
-        if (head || prefix.length < HEAD_VIEW_BYTES) return;
-        head = parseMessage(prefix.slice(0, HEAD_VIEW_BYTES)).then((message) => {
-          const shown = { ...message, attachments: [] };
-          scope.postMessage({ kind: 'head', message: shown }, buffersOf(shown));
-        }, () => undefined); // the whole message still comes; a head that did not parse is not shown
-      },
-    },
+    // The head comes first. While it may still be shown, the ciphertext goes in 64 KiB at a time
+    // (the first megabytes often arrive as one piece, which would all be decrypted before the
+    // first try), and nothing more is decrypted while a try is being parsed: on one thread, that
+    // would only make the head later.
+    (async function* () {
+      for await (const piece of ciphertext) {
+        for (let at = 0; at < piece.length; ) {
+          await head.settled();
+          const end = head.canStillShow() ? Math.min(piece.length, at + 65536) : piece.length;
+          yield piece.subarray(at, end);
+          at = end;
+        }
+      }
+    })(),
+    { expectedLength: length, onVerified: (prefix) => head.offer(prefix) },
   );
-  await head;
+  await head.settled();
   const message = await parseMessage(raw);
   scope.postMessage({ kind: 'whole', message, raw }, buffersOf(message, raw));
 }
@@ -103,7 +102,7 @@ scope.onmessage = (event) => {
       length = m.length;
       return;
     case 'bytes':
-      queue.push(m.bytes);
+      for (const piece of m.pieces) queue.push(piece);
       return;
     case 'end':
       queue.end(m.failed === true);

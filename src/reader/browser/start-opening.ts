@@ -77,14 +77,29 @@ export function startOpening(data: { envelopeId?: string; keyUrl?: string; paylo
     report({ kind: 'failed', reason: 'unsupported' });
   }
   const post = (message: ToWorker, transfer: Transferable[] = []) => worker?.postMessage(message, transfer);
+  // The ciphertext waits here until the worker has the key: it can do nothing with it before,
+  // and hundreds of messages of a piece each would queue the key behind them all. Then it goes
+  // over in one message, and every later piece as it arrives.
+  let held: Uint8Array[] | null = [];
+  let heldEnd: Extract<ToWorker, { kind: 'end' }> | null = null;
+  const sendBytes = (piece: Uint8Array) => (held ? held.push(piece) : post({ kind: 'bytes', pieces: [piece] }, [piece.buffer]));
+  const sendEnd = (end: Extract<ToWorker, { kind: 'end' }>) => (held ? (heldEnd = end) : post(end));
+  const release = () => {
+    const pieces = held ?? [];
+    held = null;
+    if (pieces.length > 0) post({ kind: 'bytes', pieces }, pieces.map((p) => p.buffer));
+    if (heldEnd) post(heldEnd);
+  };
 
   const key = fetch(data.keyUrl ?? '', { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' } }).then(
     async (response) => {
       const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
       const text = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : undefined);
       const answer: KeyAnswer = { ok: response.ok, share: text('share'), algorithm: text('algorithm'), title: text('title'), detail: text('detail') };
-      if (answer.ok && answer.share && SECRET.test(answer.share)) post({ kind: 'key', share: answer.share, secret, envelopeId, algorithm: answer.algorithm ?? null });
-      else worker?.terminate(); // refused: the ciphertext it holds is of no use
+      if (answer.ok && answer.share && SECRET.test(answer.share)) {
+        post({ kind: 'key', share: answer.share, secret, envelopeId, algorithm: answer.algorithm ?? null });
+        release();
+      } else worker?.terminate(); // refused: the ciphertext it holds is of no use
       return answer;
     },
     () => {
@@ -104,11 +119,11 @@ export function startOpening(data: { envelopeId?: string; keyUrl?: string; paylo
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        post({ kind: 'bytes', bytes: value }, [value.buffer]);
+        sendBytes(value);
       }
-      post({ kind: 'end' });
+      sendEnd({ kind: 'end' });
     })
-    .catch(() => post({ kind: 'end', failed: true }));
+    .catch(() => sendEnd({ kind: 'end', failed: true }));
 
   return {
     key,
