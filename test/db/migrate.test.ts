@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import t from 'tap';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -29,6 +30,9 @@ for (const engine of engines()) {
     for (const name of ['organisations', 'users', 'api_tokens', 'profiles', 'gateway_credentials', 'envelopes', 'schema_migrations']) {
       t.ok(tables.some((x) => x.name === name), `table ${name} exists`);
     }
+    // docs/accounts.md: the attempt counters stay out of the write-ahead log, and only they do.
+    const unlogged = await sql<{ relname: string }>`SELECT relname FROM pg_class WHERE relpersistence = 'u' AND relkind = 'r' ORDER BY relname`.execute(opened.database.db);
+    t.same(unlogged.rows.map((r) => r.relname), ['auth_throttle'], 'auth_throttle is the one unlogged table');
   });
 }
 
