@@ -147,29 +147,23 @@ for (const engine of engines()) {
       t.match(badLogo.message, /profile "BadLogo" cannot produce an envelope/);
       // The key service refuses such a template now (template-check.ts); one stored before that
       // check existed is written straight into the row, and the gateway still stops at it.
-      const badToken = await provisionProfile(ks, 'BadTemplate', {});
-      const stored = (await ks.services.profiles.get(ks.orgId, 'BadTemplate')).settings;
-      await opened.database.db
-        .updateTable('profiles')
-        .set({ settings: JSON.stringify({ ...stored, templates: { ...stored.templates, html: '{{#if}}' } }) })
-        .where('org_id', '=', ks.orgId)
-        .where('name', '=', 'BadTemplate')
-        .execute();
-      const badClient = createKeyServiceClient({ url: ks.url, credential: badToken, attempts: 1 });
+      const clientWithBrokenTemplate = async (name: string, settings: object) => {
+        const token = await provisionProfile(ks, name, settings);
+        const stored = (await ks.services.profiles.get(ks.orgId, name)).settings;
+        await opened.database.db
+          .updateTable('profiles')
+          .set({ settings: JSON.stringify({ ...stored, templates: { ...stored.templates, html: '{{#if}}' } }) })
+          .where('org_id', '=', ks.orgId)
+          .where('name', '=', name)
+          .execute();
+        return createKeyServiceClient({ url: ks.url, credential: token, attempts: 1 });
+      };
+      const badClient = await clientWithBrokenTemplate('BadTemplate', {});
       const badTemplate = await errorOf(sealMessage(message(), { client: badClient, i18n, views: VIEWS_DIR }));
       t.ok(badTemplate instanceof ProfileError, 'a template that does not compile is found before upload');
       // By reference the envelope is built only after the upload (it needs the payload URL), so
       // the gateway tries it beforehand with a stand-in.
-      const byReference = { inlineMaxBytes: 0, referenceScheme: 'http', separateUrl: null };
-      const badRefToken = await provisionProfile(ks, 'BadTemplateRef', { payloadTransport: byReference });
-      const storedRef = (await ks.services.profiles.get(ks.orgId, 'BadTemplateRef')).settings;
-      await opened.database.db
-        .updateTable('profiles')
-        .set({ settings: JSON.stringify({ ...storedRef, templates: { ...storedRef.templates, html: '{{#if}}' } }) })
-        .where('org_id', '=', ks.orgId)
-        .where('name', '=', 'BadTemplateRef')
-        .execute();
-      const badRefClient = createKeyServiceClient({ url: ks.url, credential: badRefToken, attempts: 1 });
+      const badRefClient = await clientWithBrokenTemplate('BadTemplateRef', { payloadTransport: { inlineMaxBytes: 0, referenceScheme: 'http', separateUrl: null } });
       t.equal((await badRefClient.getProfile()).profile.settings.payloadTransport.inlineMaxBytes, 0, 'this profile sends by reference');
       const badByReference = await errorOf(sealMessage(message(), { client: badRefClient, i18n, views: VIEWS_DIR }));
       t.ok(badByReference instanceof ProfileError, 'a by-reference envelope whose template does not compile is found before upload');
