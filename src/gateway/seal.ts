@@ -59,7 +59,7 @@ export interface SealedMessage {
  */
 export async function sealMessage(message: Uint8Array, deps: SealDeps, known?: GatewayProfileInfo, options: SealOptions = {}): Promise<SealedMessage> {
   const now = (deps.now ?? (() => new Date()))();
-  // The trial below and the real envelope share one compilation at least.
+  // A by-reference envelope is built twice (tried, then for real); one compilation serves both.
   const templates = deps.templates ?? createTemplateCache(deps);
   const info = known ?? (await deps.client.getProfile());
   const settings = info.profile.settings;

@@ -98,7 +98,7 @@ async function splitParts(raw: Uint8Array): Promise<Part[]> {
   });
   // Fed in slices: mailsplit then works on small buffers, whatever the message's size. Written
   // straight in rather than through stream.pipeline, whose set-up and teardown (an abort
-  // signal with its exception per message) cost more than splitting a 50 KB message.
+  // signal and its exception per message) cost about as much as splitting a 50 KB message.
   await new Promise<void>((resolve, reject) => {
     splitter.once('error', reject);
     splitter.once('end', resolve);

@@ -82,13 +82,28 @@ export function startOpening(data: { envelopeId?: string; keyUrl?: string; paylo
   // over in one message, and every later piece as it arrives.
   let held: Uint8Array[] | null = [];
   let heldEnd: Extract<ToWorker, { kind: 'end' }> | null = null;
-  const sendBytes = (piece: Uint8Array) => (held ? held.push(piece) : post({ kind: 'bytes', pieces: [piece] }, [piece.buffer]));
-  const sendEnd = (end: Extract<ToWorker, { kind: 'end' }>) => (held ? (heldEnd = end) : post(end));
+  let stopped = false;
+  const sendBytes = (piece: Uint8Array) => {
+    if (stopped) return;
+    if (held) held.push(piece);
+    else post({ kind: 'bytes', pieces: [piece] }, [piece.buffer]);
+  };
+  const sendEnd = (end: Extract<ToWorker, { kind: 'end' }>) => {
+    if (stopped) return;
+    if (held) heldEnd = end;
+    else post(end);
+  };
   const release = () => {
     const pieces = held ?? [];
     held = null;
     if (pieces.length > 0) post({ kind: 'bytes', pieces }, pieces.map((p) => p.buffer));
     if (heldEnd) post(heldEnd);
+  };
+  // No key: nothing more goes anywhere, and what was held is let go.
+  const stop = () => {
+    stopped = true;
+    held = null;
+    worker?.terminate();
   };
 
   const key = fetch(data.keyUrl ?? '', { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' } }).then(
@@ -99,11 +114,11 @@ export function startOpening(data: { envelopeId?: string; keyUrl?: string; paylo
       if (answer.ok && answer.share && SECRET.test(answer.share)) {
         post({ kind: 'key', share: answer.share, secret, envelopeId, algorithm: answer.algorithm ?? null });
         release();
-      } else worker?.terminate(); // refused: the ciphertext it holds is of no use
+      } else stop(); // refused: the ciphertext is of no use
       return answer;
     },
     () => {
-      worker?.terminate();
+      stop();
       return null;
     },
   );
@@ -119,6 +134,7 @@ export function startOpening(data: { envelopeId?: string; keyUrl?: string; paylo
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        if (stopped) return void (await reader.cancel()); // no key: the rest is not worth fetching
         sendBytes(value);
       }
       sendEnd({ kind: 'end' });
