@@ -71,8 +71,10 @@ export async function benchReleases(opts: { count: number; concurrency: number; 
     const sessionId = session.split('.')[0]!.replace(/^wxs_/, '');
     const bare = async (i: number) => {
       const id = ids[i % ids.length]!;
-      await raw.query('SELECT account_id, secret_hash, remember, created_at, passphrase_at, last_seen_at, revoked_at FROM account_sessions WHERE id = $1', [sessionId]);
-      await raw.query('SELECT address FROM account_addresses WHERE account_id = $1 AND verified_at IS NOT NULL', [account.id]);
+      await raw.query(
+        'SELECT account_id, secret_hash, remember, created_at, passphrase_at, last_seen_at, revoked_at, array(SELECT a.address FROM account_addresses a WHERE a.account_id = s.account_id AND a.verified_at IS NOT NULL ORDER BY a.verified_at, a.address) AS addresses FROM account_sessions s WHERE id = $1',
+        [sessionId],
+      );
       await raw.query('SELECT * FROM envelopes WHERE id = $1', [id]);
       await raw.query("INSERT INTO release_events (envelope_id, account_id, address, ip, mode, result) VALUES ($1, $2, $3, '127.0.0.1', 'applet', 'released')", [id, account.id, RECIPIENT]);
     };

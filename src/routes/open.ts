@@ -58,9 +58,10 @@ export async function openRoutes(app: FastifyInstance, opts: OpenRouteOptions): 
     pages.localeOf(request, envelope ? pickLocale([envelope.locale]) : undefined);
 
   async function openerOf(request: FastifyRequest): Promise<{ opener: Opener; session: SessionInfo | null }> {
-    const session = await services.sessions.fromCookie(request.cookies[SESSION_COOKIE]);
-    const addresses = session ? await services.accounts.verifiedAddresses(session.accountId) : [];
-    return { opener: { session, addresses }, session };
+    // One statement for both: this runs for every key release.
+    const found = await services.sessions.withAddresses(request.cookies[SESSION_COOKIE]);
+    const session = found?.session ?? null;
+    return { opener: { session, addresses: found?.addresses ?? [] }, session };
   }
 
   const openingOf = (request: FastifyRequest, id: string): Opening | null => openingFromCookie(request, services.openings, id, now());

@@ -125,6 +125,26 @@ for (const engine of engines()) {
       t.same(sessions.cookieOptions(third.session), { path: '/', secure: true, httpOnly: true, sameSite: 'lax' });
     });
 
+    t.test('sessions with addresses: the same checks, and only the verified addresses, oldest first', async (t) => {
+      const account = (await db.insertInto('accounts').values({ name: 'W', passphrase_hash: 'x', security_phrase: 'p', locale: 'en' }).returning(['id']).executeTakeFirstOrThrow()).id;
+      await db
+        .insertInto('account_addresses')
+        .values([
+          { account_id: account, address: 'w-second@example.test', verified_at: new Date(now - 1000) },
+          { account_id: account, address: 'w-first@example.test', verified_at: new Date(now - 2000) },
+          { account_id: account, address: 'w-unverified@example.test', verified_at: null },
+        ])
+        .execute();
+      const sessions = createSessionService({ db, now: clock });
+      const { session, cookie } = await sessions.create(account, { remember: true });
+      t.same(await sessions.withAddresses(cookie), { session, addresses: ['w-first@example.test', 'w-second@example.test'] });
+      for (const bad of [undefined, 'garbage', `${cookie.slice(0, -1)}${cookie.endsWith('A') ? 'B' : 'A'}`]) {
+        t.equal(await sessions.withAddresses(bad), null, `refused: ${JSON.stringify(bad?.slice(0, 20))}`);
+      }
+      await sessions.revoke(account, session.id);
+      t.equal(await sessions.withAddresses(cookie), null, 'nor after revocation');
+    });
+
     t.test('mailed tokens: single use, expiring, bound to their purpose', async (t) => {
       const account = (await db.insertInto('accounts').values({ name: 'T', passphrase_hash: 'x', security_phrase: 'p', locale: 'en' }).returning(['id']).executeTakeFirstOrThrow()).id;
       const verify = await issueEmailToken(db, 'verify', account, 't@example.test', clock());

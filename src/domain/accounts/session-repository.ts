@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 
 const LISTED = ['id', 'remember', 'created_at', 'last_seen_at', 'user_agent', 'ip'] as const;
@@ -36,11 +36,26 @@ export async function insertSession(
     .execute();
 }
 
-/** The only query that reads secret_hash. */
+/** One of the two queries that read secret_hash (findSessionWithAddresses is the other). */
 export async function findSessionForAuth(db: Kysely<DB>, id: string) {
   return db
     .selectFrom('account_sessions')
     .select(['id', 'account_id', 'secret_hash', 'remember', 'created_at', 'passphrase_at', 'last_seen_at', 'revoked_at'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+/**
+ * findSessionForAuth with the account's verified addresses (in the order listVerifiedAddresses
+ * gives), in one statement: what a key release needs to know about who is asking.
+ */
+export async function findSessionWithAddresses(db: Kysely<DB>, id: string) {
+  return db
+    .selectFrom('account_sessions')
+    .select(['id', 'account_id', 'secret_hash', 'remember', 'created_at', 'passphrase_at', 'last_seen_at', 'revoked_at'])
+    .select(
+      sql<string[]>`array(SELECT a.address FROM account_addresses a WHERE a.account_id = account_sessions.account_id AND a.verified_at IS NOT NULL ORDER BY a.verified_at, a.address)`.as('addresses'),
+    )
     .where('id', '=', id)
     .executeTakeFirst();
 }

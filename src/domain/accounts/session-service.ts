@@ -62,6 +62,8 @@ export interface SessionService {
   create(accountId: string, opts: { remember: boolean; userAgent?: string | null; ip?: string | null }): Promise<{ session: SessionInfo; cookie: string }>;
   /** The live session a cookie value stands for: hash checked in constant time, timeouts, revocation. */
   fromCookie(value: string | undefined): Promise<SessionInfo | null>;
+  /** fromCookie, with the account's verified addresses read in the same statement. */
+  withAddresses(value: string | undefined): Promise<{ session: SessionInfo; addresses: string[] } | null>;
   /** The passphrase was typed again in this session (High-security opening). */
   passphraseTyped(sessionId: string): Promise<SessionInfo | null>;
   /** The account's live sessions, most recently used first. */
@@ -111,7 +113,10 @@ export function createSessionService(deps: { db: Kysely<DB>; now?: () => Date })
   });
 
   async function live(id: string, secret: string | null): Promise<SessionInfo | null> {
-    const row = await repo.findSessionForAuth(db, id);
+    return accept(await repo.findSessionForAuth(db, id), secret);
+  }
+
+  async function accept(row: Awaited<ReturnType<typeof repo.findSessionForAuth>>, secret: string | null): Promise<SessionInfo | null> {
     const matches = secret === null ? row !== undefined : secretMatches(secret, row?.secret_hash ?? NO_HASH);
     const at = now();
     if (!row || !matches || row.revoked_at !== null || !isLive(row, at)) return null;
@@ -136,6 +141,14 @@ export function createSessionService(deps: { db: Kysely<DB>; now?: () => Date })
       if (typeof value !== 'string') return null;
       const parsed = parseToken(SESSION_TOKEN_PREFIX, value);
       return parsed ? live(parsed.id, parsed.secret) : null;
+    },
+    async withAddresses(value) {
+      if (typeof value !== 'string') return null;
+      const parsed = parseToken(SESSION_TOKEN_PREFIX, value);
+      if (!parsed) return null;
+      const row = await repo.findSessionWithAddresses(db, parsed.id);
+      const session = await accept(row, parsed.secret);
+      return session && row ? { session, addresses: row.addresses } : null;
     },
     async passphraseTyped(sessionId) {
       // Checked first: typing the passphrase must not revive a session that already ended.
