@@ -20,7 +20,8 @@ import { syntheticMessage } from './seal.ts';
  * asked once the network has been quiet for half a second.
  */
 export async function clickToShown(page: Page): Promise<{ shown: number; whole: number }> {
-  const clicked = new Promise<number>((resolve) => {
+  const clicked = new Promise<number>((resolve, reject) => {
+    setTimeout(() => reject(new Error('securedoc.html never reported the click')), 120_000).unref();
     page.on('console', (m) => {
       const at = /^waxseal-bench-click (\d+(?:\.\d+)?)$/.exec(m.text());
       if (at) resolve(Number(at[1]));

@@ -24,7 +24,7 @@ export interface Journal {
   finish(key: string): void;
   /** Messages seen but not finished: the ones waiting for the key service. */
   waiting(): number;
-  /** Closes the file, once no message is being processed; again does nothing. */
+  /** Closes the file (again does nothing); a message still in hand then fails, and the MTA retries it. */
   close(): void;
 }
 
@@ -94,7 +94,11 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
   const fd = openSync(file, 'a');
   let closed = false;
   const append = (line: Line) => {
-    writeSync(fd, `${JSON.stringify(line)}\n`);
+    // Closed while a message was still in hand (a stop that timed out): its caller fails, and
+    // the MTA keeps the message, rather than the line landing in whatever file reused the number.
+    if (closed) throw new Error('the journal is closed');
+    const bytes = Buffer.from(`${JSON.stringify(line)}\n`);
+    for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
   };
   const datasync = promisify(fdatasync);
   // A "done" line is written at once (in the page cache it survives the process being killed),
@@ -109,6 +113,7 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
         const batch = waiting;
         waiting = [];
         try {
+          if (closed) throw new Error('the journal is closed');
           await datasync(fd);
           for (const w of batch) w.resolve();
         } catch (err) {
@@ -117,6 +122,7 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
       }
     } finally {
       syncing = false;
+      if (closed) closeSync(fd);
     }
   };
   const appendDurably = (line: Line): Promise<void> => {
@@ -156,7 +162,9 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
     close() {
       if (closed) return;
       closed = true;
-      closeSync(fd);
+      // A flush still running keeps the descriptor until it ends (the sync loop closes it then),
+      // so its number cannot be reused under it.
+      if (!syncing) closeSync(fd);
     },
   };
 }

@@ -61,31 +61,39 @@ function buffersOf(message: MessageModel, raw?: Uint8Array): ArrayBuffer[] {
 
 async function open(key: Extract<ToWorker, { kind: 'key' }>, ciphertext: AsyncIterable<Uint8Array>, length: number | null): Promise<void> {
   const head = createHeadView({ length, show: (message) => scope.postMessage({ kind: 'head', message }, buffersOf(message)) });
-  const raw = await openEnvelopeStream(
-    {
-      serverShare: fromBase64(key.share),
-      envelopeSecret: fromBase64(key.secret),
-      expectedEnvelopeId: fromBase64(key.envelopeId),
-      // The released key names its algorithm; an envelope claiming another one was changed.
-      ...(key.algorithm ? { expectedAlgorithm: key.algorithm as EnvelopeAlgorithm } : {}),
-    },
-    // The head comes first. While it may still be shown, the ciphertext goes in 64 KiB at a time
-    // (the first megabytes often arrive as one piece, which would all be decrypted before the
-    // first try), and nothing more is decrypted while a try is being parsed: on one thread, that
-    // would only make the head later.
-    (async function* () {
-      for await (const piece of ciphertext) {
-        for (let at = 0; at < piece.length; ) {
-          await head.settled();
-          const end = head.canStillShow() ? Math.min(piece.length, at + 65536) : piece.length;
-          yield piece.subarray(at, end);
-          at = end;
-        }
+  // The head comes first. While it may still be shown, the ciphertext goes in 64 KiB at a time
+  // (the first megabytes often arrive as one piece, which would all be decrypted before the
+  // first try), and nothing more is decrypted while a try is being parsed: on one thread, that
+  // would only make the head later.
+  const pieces = (async function* () {
+    for await (const piece of ciphertext) {
+      for (let at = 0; at < piece.length; ) {
+        await head.settled();
+        const end = head.canStillShow() ? Math.min(piece.length, at + 65536) : piece.length;
+        yield piece.subarray(at, end);
+        at = end;
       }
-    })(),
-    { expectedLength: length, onVerified: (prefix) => head.offer(prefix) },
-  );
-  await head.settled();
+    }
+  })();
+  let raw: Uint8Array;
+  try {
+    raw = await openEnvelopeStream(
+      {
+        serverShare: fromBase64(key.share),
+        envelopeSecret: fromBase64(key.secret),
+        expectedEnvelopeId: fromBase64(key.envelopeId),
+        // The released key names its algorithm; an envelope claiming another one was changed.
+        ...(key.algorithm ? { expectedAlgorithm: key.algorithm as EnvelopeAlgorithm } : {}),
+      },
+      pieces,
+      { expectedLength: length, onVerified: (prefix) => head.offer(prefix) },
+    );
+  } finally {
+    // Whole or failed, the opening has ended: a head still being parsed must not follow the
+    // error (it would show what was withdrawn), nor the whole message.
+    head.cancel();
+    await head.settled();
+  }
   const message = await parseMessage(raw);
   scope.postMessage({ kind: 'whole', message, raw }, buffersOf(message, raw));
 }

@@ -40,8 +40,12 @@ async function open(reader: HTMLElement): Promise<string> {
   const share = key.share;
 
   let headShown = false;
+  let ended = false;
   return new Promise((resolve, reject) => {
     started.listen((report) => {
+      // The whole message or a failure ends the opening; nothing after either is shown.
+      if (ended) return;
+      if (report.kind !== 'head') ended = true;
       switch (report.kind) {
         case 'head':
           // A large message: its head and text while the rest arrives; no attachments or

@@ -99,11 +99,13 @@ export function startOpening(data: { envelopeId?: string; keyUrl?: string; paylo
     if (pieces.length > 0) post({ kind: 'bytes', pieces }, pieces.map((p) => p.buffer));
     if (heldEnd) post(heldEnd);
   };
-  // No key: nothing more goes anywhere, and what was held is let go.
+  // No key: nothing more goes anywhere, what was held is let go, and the download stops.
+  const download = new AbortController();
   const stop = () => {
     stopped = true;
     held = null;
     worker?.terminate();
+    download.abort();
   };
 
   const key = fetch(data.keyUrl ?? '', { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' } }).then(
@@ -125,7 +127,7 @@ export function startOpening(data: { envelopeId?: string; keyUrl?: string; paylo
 
   // Read off the network as it comes (a body nobody reads stalls once the browser's buffer is
   // full) and handed to the worker piece by piece; transferred, not copied.
-  fetch(data.payloadUrl ?? '')
+  fetch(data.payloadUrl ?? '', { signal: download.signal })
     .then(async (response) => {
       if (!response.ok || !response.body) throw new Error('no payload');
       const declared = Number(response.headers.get('content-length'));
@@ -134,7 +136,6 @@ export function startOpening(data: { envelopeId?: string; keyUrl?: string; paylo
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        if (stopped) return void (await reader.cancel()); // no key: the rest is not worth fetching
         sendBytes(value);
       }
       sendEnd({ kind: 'end' });
