@@ -27,6 +27,7 @@ export async function clickToShown(page: Page): Promise<{ shown: number; whole: 
       if (at) resolve(Number(at[1]));
     });
   });
+  clicked.catch(() => undefined); // awaited below; a page that failed first must not leave it unhandled
   await page.evaluate(() => document.addEventListener('click', () => console.log(`waxseal-bench-click ${performance.timeOrigin + performance.now()}`), { capture: true, once: true }));
   await page.getByRole('button', { name: 'Open' }).click();
   await page.waitForURL(/\/open\//, { waitUntil: 'commit' });
