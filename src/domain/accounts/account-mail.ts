@@ -1,5 +1,5 @@
 import type { i18n } from 'i18next';
-import { compileTemplate, createTemplateEngine, readView, type RenderFn } from '../../envelope/templates.ts';
+import { createTemplateCache } from '../../envelope/template-cache.ts';
 import { pickLocale, type Locale } from '../../i18n/locales.ts';
 import type { MailService } from '../mail/mail-service.ts';
 import { EMAIL_TOKEN_LIFETIME_MS } from './email-tokens.ts';
@@ -23,16 +23,10 @@ const VIEWS = { verify: 'mail/account-verify', exists: 'mail/account-exists', re
 
 export function createAccountMailer(deps: { mail: MailService; i18n: i18n; views: string; publicUrl: string }): AccountMailer {
   const base = deps.publicUrl.replace(/\/+$/, '');
-  const compiled = new Map<string, RenderFn>();
+  const templates = createTemplateCache(deps);
   const render = (view: string, locale: Locale, text: boolean, data: object) => {
-    const key = `${locale}\0${view}\0${text}`;
-    let fn = compiled.get(key);
-    if (!fn) {
-      const file = `${view}.${text ? 'txt' : 'html'}.hbs`;
-      fn = compileTemplate(createTemplateEngine({ i18n: deps.i18n, locale }), readView(deps.views, file), { name: file, noEscape: text });
-      compiled.set(key, fn);
-    }
-    return fn({ ...data, lang: locale });
+    const file = `${view}.${text ? 'txt' : 'html'}.hbs`;
+    return templates.compile(locale, templates.view(file), { name: file, noEscape: text })({ ...data, lang: locale });
   };
 
   return {

@@ -1,5 +1,5 @@
 import type { i18n } from 'i18next';
-import { compileTemplate, createTemplateEngine, readView } from '../../envelope/templates.ts';
+import { createTemplateCache } from '../../envelope/template-cache.ts';
 import { pickLocale } from '../../i18n/locales.ts';
 import type { MailService } from '../mail/mail-service.ts';
 
@@ -15,14 +15,14 @@ export interface StaffMailer {
  */
 export function createStaffMailer(deps: { mail: MailService; i18n: i18n; views: string; publicUrl: string }): StaffMailer {
   const base = deps.publicUrl.replace(/\/+$/, '');
+  const templates = createTemplateCache(deps);
   return {
     async invite(mail) {
       const locale = pickLocale([mail.locale]);
       const t = deps.i18n.getFixedT(locale);
-      const hbs = createTemplateEngine({ i18n: deps.i18n, locale });
       const data = { lang: locale, organisation: mail.organisation, invitedBy: mail.invitedBy, address: mail.to, link: `${base}/admin`, host: new URL(base).host };
       const render = (ext: 'txt' | 'html') =>
-        compileTemplate(hbs, readView(deps.views, `mail/staff-invite.${ext}.hbs`), { name: `staff-invite.${ext}.hbs`, noEscape: ext === 'txt' })(data);
+        templates.compile(locale, templates.view(`mail/staff-invite.${ext}.hbs`), { name: `staff-invite.${ext}.hbs`, noEscape: ext === 'txt' })(data);
       await deps.mail.send({
         to: mail.to,
         subject: t('console:mail.invite.subject', { organisation: mail.organisation }),
