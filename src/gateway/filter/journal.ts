@@ -87,18 +87,36 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
   renameSync(tmp, file);
 
   // Only "done" must be on disk before the gateway answers: it is what keeps a part from going
-  // out twice. A lost "seen" (the machine failing, not the process) only restarts the queue
-  // timeout; a lost "finished" only leaves a stale "waiting" count. Neither waits for the disk.
+  // out twice. A lost "seen" (the machine failing, or the process killed in the same turn of the
+  // event loop) only restarts the queue timeout; a lost "finished" only leaves a stale "waiting"
+  // count. So those two wait in memory and go with the next write: the next "done" line, or the
+  // end of the current turn, so the lines of a message are one write instead of three.
   // Opened once for appending: reopening the file for every line cost more than the write.
   // The descriptor lives as long as the gateway process.
   const fd = openSync(file, 'a');
   let closed = false;
+  let pending = '';
+  let flushScheduled = false;
+  const writeAll = (text: string) => {
+    const bytes = Buffer.from(text);
+    for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
+  };
+  const flushPending = () => {
+    flushScheduled = false;
+    if (closed || pending === '') return;
+    const text = pending;
+    pending = '';
+    writeAll(text);
+  };
   const append = (line: Line) => {
     // Closed while a message was still in hand (a stop that timed out): its caller fails, and
     // the MTA keeps the message, rather than the line landing in whatever file reused the number.
     if (closed) throw new Error('the journal is closed');
-    const bytes = Buffer.from(`${JSON.stringify(line)}\n`);
-    for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
+    pending += `${JSON.stringify(line)}\n`;
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushPending);
+    }
   };
   const datasync = promisify(fdatasync);
   // A "done" line is written at once (in the page cache it survives the process being killed),
@@ -127,6 +145,7 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
   };
   const appendDurably = (line: Line): Promise<void> => {
     append(line);
+    flushPending();
     return new Promise<void>((resolve, reject) => {
       waiting.push({ resolve, reject });
       if (!syncing) void sync();
@@ -161,6 +180,7 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
     waiting: () => [...entries.values()].filter((e) => !e.finished).length,
     close() {
       if (closed) return;
+      flushPending();
       closed = true;
       // A flush still running keeps the descriptor until it ends (the sync loop closes it then),
       // so its number cannot be reused under it.
