@@ -108,6 +108,29 @@ t.test('every condition', async (t) => {
   }
   const always = config('  - name: r\n    then: [ { encrypt: { profile: Standard } } ]\n');
   t.ok(evaluateRules(always.rules, m).encrypt, 'a rule without "if" always applies');
+
+  // One rule set reads the same detector and "contains" more than once (each message's results
+  // are kept): every reading must still be of its own field and its own threshold.
+  const repeated = config(`  - name: ssn in subject
+    if: { subject: { detector: ssn } }
+    then: [ { setHeader: { name: X-A, value: "1" } } ]
+  - name: ssn in body
+    if: { body: { detector: ssn } }
+    then: [ { setHeader: { name: X-B, value: "1" } } ]
+  - name: two cards
+    if: { body: { detector: { name: card, min: 2 } } }
+    then: [ { setHeader: { name: X-C, value: "1" } } ]
+  - name: three cards
+    if: { body: { detector: { name: card, min: 3 } } }
+    then: [ { setHeader: { name: X-D, value: "1" } } ]
+  - name: routing in subject
+    if: { subject: { contains: routing } }
+    then: [ { setHeader: { name: X-E, value: "1" } } ]
+  - name: routing in body
+    if: { body: { contains: ROUTING } }
+    then: [ { setHeader: { name: X-F, value: "1" } } ]
+`);
+  t.same(evaluateRules(repeated.rules, m).matched, ['ssn in body', 'two cards', 'routing in body'], 'a repeated detector or text match reads each field for itself');
 });
 
 t.test('actions and their order', async (t) => {
@@ -173,6 +196,26 @@ t.test('a large message is read within bounds: headers and first text by postal-
   t.equal(m.subject, 'big one');
   const c = config('  - name: r\n    if: { all: [ { body: { detector: ssn } }, { attachmentName: { is: late.pdf } } ] }\n    then: [ { encrypt: { profile: Standard } } ]\n');
   t.ok(evaluateRules(c.rules, m).encrypt, 'rules apply to it');
+});
+
+t.test('a message of one part: its text decoded, its attachment listed', async (t) => {
+  const read = (head: string, body: string) => ruleMessageFromRaw(Buffer.from(`From: a@example.org\r\nSubject: one part\r\n${head}\r\n${body}`, 'latin1'), ENVELOPE);
+  const plain = await read('', 'card 4111 1111 1111 1111\r\n');
+  t.same({ body: plain.body, attachments: plain.attachments, subject: plain.subject }, { body: 'card 4111 1111 1111 1111\r\n', attachments: [], subject: 'one part' }, 'no Content-Type: text/plain');
+  const b64 = await read('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n', `${Buffer.from('Größe 123-45-6789').toString('base64')}\r\n`);
+  t.equal(b64.body, 'Größe 123-45-6789', 'base64 and UTF-8 decoded');
+  const qp = await read('Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n', 'Gr=F6=DFe =\r\nok\r\n');
+  t.equal(qp.body, 'Größe ok\r\n', 'quoted-printable and Latin-1 decoded');
+  const html = await read('Content-Type: text/html\r\n', '<p>routing&nbsp;<b>011000015</b></p>');
+  t.equal(html.body.trim(), 'routing 011000015', 'HTML read as text');
+  const pdf = await read('Content-Type: application/pdf; name="q3.pdf"\r\nContent-Disposition: attachment; filename="q3.pdf"\r\nContent-Transfer-Encoding: base64\r\n', 'JVBERi0xLjQK\r\n');
+  t.same({ body: pdf.body, attachments: pdf.attachments }, { body: '', attachments: [{ name: 'q3.pdf', type: 'application/pdf' }] }, 'a message that is one attachment');
+  const lf = await ruleMessageFromRaw(Buffer.from('Subject: bare\nContent-Type: text/plain\n\nSSN 123-45-6789\n'), ENVELOPE);
+  t.same({ subject: lf.subject, body: lf.body }, { subject: 'bare', body: 'SSN 123-45-6789\n' }, 'LF line ends');
+  const headersOnly = await ruleMessageFromRaw(Buffer.from('Subject: nothing else\r\n'), ENVELOPE);
+  t.same({ subject: headersOnly.subject, body: headersOnly.body }, { subject: 'nothing else', body: '' }, 'no body at all');
+  const enclosed = await read('Content-Type: message/rfc822\r\n', 'Subject: inner\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nContent-Type: text/plain\r\n\r\ninner text\r\n--z\r\nContent-Type: application/zip; name=a.zip\r\n\r\nUEsDBA==\r\n--z--\r\n');
+  t.same(enclosed.attachments, [{ name: '', type: 'message/rfc822' }], 'a message that encloses another is listed as that (mailsplit does not open it)');
 });
 
 t.test('a whole configuration', async (t) => {

@@ -23,8 +23,9 @@ export interface Evaluation {
  */
 export function evaluateRules(rules: readonly Rule[], message: RuleMessage): Evaluation {
   const result: Evaluation = { matched: [], headerChanges: [], encrypt: null };
+  const scans: Scans = { lower: new Map(), detected: new Map() };
   for (const rule of rules) {
-    if (!holds(rule.when, message)) continue;
+    if (!holds(rule.when, message, scans)) continue;
     result.matched.push(rule.name);
     for (const action of rule.then) {
       if (action.kind === 'setHeader') result.headerChanges.push({ name: action.name, value: action.value });
@@ -38,26 +39,36 @@ export function evaluateRules(rules: readonly Rule[], message: RuleMessage): Eva
   return result;
 }
 
-export function holds(c: Condition, m: RuleMessage): boolean {
+/**
+ * What one message's conditions already worked out. Rule sets repeat themselves (the same
+ * detector in several rules, "contains" on the same body), and each repeat would read the whole
+ * body again: up to MAX_SCANNED_TEXT per condition.
+ */
+interface Scans {
+  lower: Map<string, string>;
+  detected: Map<string, Map<string, number>>;
+}
+
+function holds(c: Condition, m: RuleMessage, scans: Scans): boolean {
   switch (c.kind) {
     case 'always':
       return true;
     case 'all':
-      return c.of.every((x) => holds(x, m));
+      return c.of.every((x) => holds(x, m, scans));
     case 'any':
-      return c.of.some((x) => holds(x, m));
+      return c.of.some((x) => holds(x, m, scans));
     case 'not':
-      return !holds(c.of, m);
+      return !holds(c.of, m, scans);
     case 'size':
       return (c.over === null || m.size > c.over) && (c.under === null || m.size < c.under);
     case 'header': {
       const values = m.headers.filter((h) => h.name === c.name).map((h) => h.value);
       if (c.match.kind === 'exists') return values.length > 0;
       const match = c.match;
-      return values.some((v) => textMatches(match, v));
+      return values.some((v) => textMatches(match, v, scans));
     }
     case 'text':
-      return valuesOf(c.field, m).some((v) => textMatches(c.match, v));
+      return valuesOf(c.field, m).some((v) => textMatches(c.match, v, scans));
   }
 }
 
@@ -80,15 +91,28 @@ function valuesOf(field: Extract<Condition, { kind: 'text' }>['field'], m: RuleM
   }
 }
 
-function textMatches(match: TextMatch, value: string): boolean {
+function textMatches(match: TextMatch, value: string, scans: Scans): boolean {
   switch (match.kind) {
     case 'contains':
-      return value.toLowerCase().includes(match.value);
+      return lowerCase(value, scans).includes(match.value);
     case 'is':
-      return value.toLowerCase() === match.value;
+      return lowerCase(value, scans) === match.value;
     case 'matches':
       return match.regex.test(value);
-    case 'detector':
-      return countDetected(match.detector, value) >= match.min;
+    case 'detector': {
+      // Keyed by the detector and the text itself: V8 keeps a string's hash once computed, so
+      // looking up a long body again costs little.
+      let byText = scans.detected.get(match.detector);
+      if (!byText) scans.detected.set(match.detector, (byText = new Map()));
+      let count = byText.get(value);
+      if (count === undefined) byText.set(value, (count = countDetected(match.detector, value)));
+      return count >= match.min;
+    }
   }
+}
+
+function lowerCase(value: string, scans: Scans): string {
+  let lower = scans.lower.get(value);
+  if (lower === undefined) scans.lower.set(value, (lower = value.toLowerCase()));
+  return lower;
 }
