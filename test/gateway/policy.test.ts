@@ -212,6 +212,8 @@ t.test('a message of one part: its text decoded, its attachment listed', async (
   t.same({ body: pdf.body, attachments: pdf.attachments }, { body: '', attachments: [{ name: 'q3.pdf', type: 'application/pdf' }] }, 'a message that is one attachment');
   const lf = await ruleMessageFromRaw(Buffer.from('Subject: bare\nContent-Type: text/plain\n\nSSN 123-45-6789\n'), ENVELOPE);
   t.same({ subject: lf.subject, body: lf.body }, { subject: 'bare', body: 'SSN 123-45-6789\n' }, 'LF line ends');
+  const headless = await ruleMessageFromRaw(Buffer.from('\r\nSSN 123-45-6789\r\n\r\nmore\r\n'), ENVELOPE);
+  t.match(headless.body, /123-45-6789/, 'no header block: everything is body');
   const headersOnly = await ruleMessageFromRaw(Buffer.from('Subject: nothing else\r\n'), ENVELOPE);
   t.same({ subject: headersOnly.subject, body: headersOnly.body }, { subject: 'nothing else', body: '' }, 'no body at all');
   const enclosed = await read('Content-Type: message/rfc822\r\n', 'Subject: inner\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nContent-Type: text/plain\r\n\r\ninner text\r\n--z\r\nContent-Type: application/zip; name=a.zip\r\n\r\nUEsDBA==\r\n--z--\r\n');

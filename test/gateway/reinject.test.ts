@@ -30,6 +30,9 @@ t.test('wire format: canonical messages pass as they are, others are mended', as
     'DATA: line ends, and every leading dot doubled',
   );
   t.equal(Buffer.from(wireFormat(Buffer.from('.x'), { dotStuff: true })).toString(), '..x', 'a dot at the very start');
+  t.equal(Buffer.from(wireFormat(Buffer.from('\nx'), { dotStuff: false })).toString(), '\r\nx', 'an LF first');
+  t.equal(Buffer.from(wireFormat(Buffer.from('x\r'), { dotStuff: false })).toString(), 'x\r\n', 'a CR last');
+  t.equal(Buffer.from(wireFormat(Buffer.from('x\r\r\n.y'), { dotStuff: true })).toString(), 'x\r\n\r\n..y', 'CR CR LF is two line ends');
 });
 
 t.test('DATA: the sink receives exactly the canonical message, over pipelined and one-by-one commands', async (t) => {
@@ -45,7 +48,7 @@ t.test('DATA: the sink receives exactly the canonical message, over pipelined an
   }
 });
 
-t.test('a refused recipient hands nothing over; the error says whether to retry', async (t) => {
+t.test('a refused recipient hands nothing over, and frees its connection slot', async (t) => {
   const sink = await startSmtpSinkWith({
     onRcptTo(address, _session, callback) {
       if (address.address.startsWith('full@')) return callback(Object.assign(new Error('Mailbox busy'), { responseCode: 452 }));
@@ -53,13 +56,14 @@ t.test('a refused recipient hands nothing over; the error says whether to retry'
       callback();
     },
   });
-  const reinject = createReinjector({ host: '127.0.0.1', port: sink.port });
+  // One connection at most: a slot kept by a failed send would hang the next one.
+  const reinject = createReinjector({ host: '127.0.0.1', port: sink.port }, { maxConnections: 1 });
   const raw = Buffer.from('Subject: x\r\n\r\nbody\r\n');
-  const temporary = await reinject.send({ from: 'a@example.org', to: ['ok@example.net', 'full@example.net'], raw }).catch((e: unknown) => e);
-  t.ok(temporary instanceof ReinjectError && temporary.temporary, '4xx: temporary');
-  t.match((temporary as Error).message, /452/);
-  const permanent = await reinject.send({ from: 'a@example.org', to: ['gone@example.net'], raw }).catch((e: unknown) => e);
-  t.ok(permanent instanceof ReinjectError && !permanent.temporary, '5xx only: permanent');
+  const busy = await reinject.send({ from: 'a@example.org', to: ['ok@example.net', 'full@example.net'], raw }).catch((e: unknown) => e);
+  t.ok(busy instanceof ReinjectError, 'one recipient refused: the message is refused');
+  t.match((busy as Error).message, /452 Mailbox busy/, 'with the server\'s answer');
+  const gone = await reinject.send({ from: 'a@example.org', to: ['gone@example.net'], raw }).catch((e: unknown) => e);
+  t.match((gone as Error).message, /550 No such user/);
   t.equal(sink.mails.length, 0, 'not even to the accepted recipient');
   await reinject.send({ from: 'a@example.org', to: ['ok@example.net'], raw });
   t.equal(sink.mails.length, 1, 'the next message goes through');
@@ -72,7 +76,7 @@ t.test('addresses that cannot be written in SMTP, and SMTPUTF8', async (t) => {
   const reinject = createReinjector({ host: '127.0.0.1', port: sink.port });
   const raw = Buffer.from('Subject: x\r\n\r\nbody\r\n');
   const injected = await reinject.send({ from: 'a@example.org', to: ['b@example.net>\r\nRCPT TO:<evil@example.com'], raw }).catch((e: unknown) => e);
-  t.ok(injected instanceof ReinjectError && !injected.temporary, 'a line break in an address is refused before anything is sent');
+  t.ok(injected instanceof ReinjectError, 'a line break in an address is refused before anything is sent');
   t.equal(sink.connections(), 0);
   await reinject.send({ from: 'a@example.org', to: ['jürgen@example.net'], raw });
   t.same(sink.mails[0]?.to, ['jürgen@example.net'], 'a non-ASCII address goes with SMTPUTF8');
@@ -82,7 +86,7 @@ t.test('addresses that cannot be written in SMTP, and SMTPUTF8', async (t) => {
   const ascii = await startSmtpSinkWith({ hideSMTPUTF8: true });
   const toAscii = createReinjector({ host: '127.0.0.1', port: ascii.port });
   const refused = await toAscii.send({ from: 'a@example.org', to: ['jürgen@example.net'], raw }).catch((e: unknown) => e);
-  t.ok(refused instanceof ReinjectError && !refused.temporary, 'without SMTPUTF8 on the server: a permanent error');
+  t.ok(refused instanceof ReinjectError, 'without SMTPUTF8 on the server: refused');
   t.match((refused as Error).message, /SMTPUTF8/);
   t.equal(ascii.mails.length, 0);
   toAscii.close();
@@ -93,39 +97,32 @@ t.test('connections: kept and reused, at most maxConnections, renewed when the s
   const sink = await startSmtpSinkWith({});
   // Cuts a connection when its second MAIL arrives, before answering: a server that dropped a
   // kept connection just as the next message went out.
-  let cuts = 0;
-  const proxy = net.createServer((client) => {
-    const upstream = net.connect({ host: '127.0.0.1', port: sink.port });
-    let mails = 0;
-    client.on('data', (chunk) => {
-      mails += (chunk.toString('latin1').match(/^MAIL FROM:/gm) ?? []).length;
-      if (mails >= 2) {
-        cuts += 1;
-        client.destroy();
-        upstream.destroy();
-        return;
-      }
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk) => client.write(chunk));
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const reinject = createReinjector({ host: '127.0.0.1', port: (proxy.address() as AddressInfo).port });
+  const proxy = await cuttingProxy(sink.port, /^MAIL FROM:/gm);
+  const reinject = createReinjector({ host: '127.0.0.1', port: proxy.port });
   const raw = Buffer.from('Subject: x\r\n\r\nbody\r\n');
   await reinject.send({ from: 'a@example.org', to: ['one@example.net'], raw });
   await reinject.send({ from: 'a@example.org', to: ['two@example.net'], raw });
-  t.equal(cuts, 1, 'the kept connection was cut at the second MAIL');
+  t.equal(proxy.cuts(), 1, 'the kept connection was cut at the second MAIL');
   t.same(sink.mails.map((m) => m.to[0]), ['one@example.net', 'two@example.net'], 'and the message went again on a new one, once');
   reinject.close();
-  proxy.close();
+  await proxy.close();
+
+  // Cut once the content is under way (at DATA): the message may have reached the server, so it
+  // is not sent again here; the gateway answers 451 and the MTA decides.
+  const late = await cuttingProxy(sink.port, /^DATA\r$/gm);
+  const once = createReinjector({ host: '127.0.0.1', port: late.port });
+  await once.send({ from: 'a@example.org', to: ['three@example.net'], raw });
+  const cut = await once.send({ from: 'a@example.org', to: ['four@example.net'], raw }).catch((e: unknown) => e);
+  t.ok(cut instanceof ReinjectError, 'a connection lost after DATA is an error');
+  t.equal(late.cuts(), 1);
+  t.same(sink.mails.map((m) => m.to[0]).slice(2), ['three@example.net'], 'and no second try on another connection');
+  once.close();
+  await late.close();
 
   const pooled = createReinjector({ host: '127.0.0.1', port: sink.port }, { maxConnections: 2 });
   const before = sink.connections();
   await Promise.all(Array.from({ length: 12 }, (_, i) => pooled.send({ from: 'a@example.org', to: [`p${i}@example.net`], raw })));
-  t.equal(sink.mails.length, 14, 'every message arrived');
+  t.equal(sink.mails.length, 15, 'every message arrived');
   t.ok(sink.connections() - before <= 2, `no more than 2 connections (${sink.connections() - before})`);
   await pooled.send({ from: 'a@example.org', to: ['again@example.net'], raw });
   t.ok(sink.connections() - before <= 2, 'a later message reuses one');
@@ -133,7 +130,21 @@ t.test('connections: kept and reused, at most maxConnections, renewed when the s
   await sink.close();
 });
 
-t.test('a server that stops answering, or is not there, gives a temporary error', async (t) => {
+t.test('a kept connection the server closes while idle (421) is not used again', async (t) => {
+  // smtp-server says 421 and closes a connection idle for longer than socketTimeout.
+  const sink = await startSmtpSinkWith({ socketTimeout: 300 });
+  const reinject = createReinjector({ host: '127.0.0.1', port: sink.port });
+  const raw = Buffer.from('Subject: x\r\n\r\nbody\r\n');
+  await reinject.send({ from: 'a@example.org', to: ['one@example.net'], raw });
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  await reinject.send({ from: 'a@example.org', to: ['two@example.net'], raw });
+  t.same(sink.mails.map((m) => m.to[0]), ['one@example.net', 'two@example.net']);
+  t.equal(sink.connections(), 2, 'the second message went on a new connection');
+  reinject.close();
+  await sink.close();
+});
+
+t.test('a server that stops answering, or is not there, gives an error', async (t) => {
   // Greets and answers EHLO, then says nothing more.
   const mute = net.createServer((socket) => {
     socket.write('220 mute ESMTP\r\n');
@@ -142,7 +153,7 @@ t.test('a server that stops answering, or is not there, gives a temporary error'
   await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
   const reinject = createReinjector({ host: '127.0.0.1', port: (mute.address() as AddressInfo).port }, { replyTimeoutMs: 300 });
   const silent = await reinject.send({ from: 'a@example.org', to: ['b@example.net'], raw: Buffer.from('x\r\n') }).catch((e: unknown) => e);
-  t.ok(silent instanceof ReinjectError && silent.temporary, 'no answer: temporary');
+  t.ok(silent instanceof ReinjectError, 'no answer: refused in time');
   t.match((silent as Error).message, /did not answer in time/);
   reinject.close();
   await new Promise<void>((resolve) => mute.close(() => resolve()));
@@ -150,7 +161,7 @@ t.test('a server that stops answering, or is not there, gives a temporary error'
   const closedPort = (mute.address() as AddressInfo | null)?.port ?? 1;
   const nobody = createReinjector({ host: '127.0.0.1', port: closedPort });
   const refused = await nobody.send({ from: 'a@example.org', to: ['b@example.net'], raw: Buffer.from('x\r\n') }).catch((e: unknown) => e);
-  t.ok(refused instanceof ReinjectError && refused.temporary, 'connection refused: temporary');
+  t.ok(refused instanceof ReinjectError, 'connection refused: an error, not a hang');
   nobody.close();
 });
 
@@ -182,6 +193,38 @@ if (!pf.ok) {
     // smtpd counts the commands of a session in its disconnect line.
     t.match(await postfix.waitForLog(/disconnect from .* bdat=1 /), /bdat=1/, 'it went as BDAT');
   });
+}
+
+/**
+ * A TCP relay to `target` that cuts a connection (both sides, no answer) when `pattern` has
+ * matched twice in what the client sent on it: a server going away at that step.
+ */
+async function cuttingProxy(target: number, pattern: RegExp) {
+  let cuts = 0;
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port: target });
+    let seen = 0;
+    client.on('data', (chunk) => {
+      seen += (chunk.toString('latin1').match(pattern) ?? []).length;
+      if (seen >= 2) {
+        cuts += 1;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => client.write(chunk));
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    cuts: () => cuts,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** smtp-server with the given options; keeps what it receives. */

@@ -103,8 +103,9 @@ export async function startFilterServer(opts: FilterServerOptions): Promise<Filt
  * The MTA pipelines MAIL, RCPT and DATA in one packet, and smtp-server answers each with a write
  * of its own. Corking the socket while one read is handled sends those replies in one write:
  * fewer system calls here and fewer reads for the MTA, on the path every message takes.
- * The listener goes in front of smtp-server's own, but only once that one is there: a 'data'
- * listener alone would start the socket flowing before smtp-server reads it.
+ * The listener goes in front of smtp-server's own, which smtp-server adds (piping the socket
+ * into its parser) a turn after the connection: added alone, before that, a 'data' listener
+ * would set the socket flowing with nobody to read what arrives.
  */
 function coalesceReplies(socket: Socket): void {
   const cork = () => {

@@ -10,8 +10,8 @@ import path from 'node:path';
  * waiting, for the profile's queue timeout, and (2) skip parts it already handed back, so a
  * gateway killed after handing a part back but before answering does not deliver it twice.
  *
- * One line of JSON per event, appended and fsynced before the gateway moves on. Entries older
- * than `keepMs` are dropped when the journal is compacted at start.
+ * One line of JSON per event, appended; a "done" line is on disk (fdatasync) before the gateway
+ * answers the MTA. Entries older than `keepMs` are dropped when the journal is compacted at start.
  */
 export interface Journal {
   /** When this message was first seen (now, if never). */
@@ -97,16 +97,33 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
   let closed = false;
   let pending = '';
   let flushScheduled = false;
-  const writeAll = (text: string) => {
-    const bytes = Buffer.from(text);
-    for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
-  };
+  // After a write that failed part-way, the file ends in a piece of a line: the next write
+  // starts with a line end, so that piece stays a line of its own (skipped when read back)
+  // instead of spoiling the line written after it.
+  let cutLine = false;
   const flushPending = () => {
     flushScheduled = false;
     if (closed || pending === '') return;
-    const text = pending;
+    const bytes = Buffer.from(cutLine ? `\n${pending}` : pending);
+    let written = 0;
+    try {
+      while (written < bytes.length) written += writeSync(fd, bytes, written);
+    } catch (err) {
+      // The lines stay pending, for the next write (a "done" line's reports the error).
+      if (written > 0) cutLine = true;
+      throw err;
+    }
     pending = '';
-    writeAll(text);
+    cutLine = false;
+  };
+  // At the end of a turn no caller is waiting to hear of a failure (a full disk): the lines wait
+  // for the next write, whose caller does hear of it.
+  const flushLater = () => {
+    try {
+      flushPending();
+    } catch {
+      // kept in `pending`; see above
+    }
   };
   const append = (line: Line) => {
     // Closed while a message was still in hand (a stop that timed out): its caller fails, and
@@ -115,7 +132,7 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
     pending += `${JSON.stringify(line)}\n`;
     if (!flushScheduled) {
       flushScheduled = true;
-      setImmediate(flushPending);
+      setImmediate(flushLater);
     }
   };
   const datasync = promisify(fdatasync);
@@ -180,7 +197,7 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
     waiting: () => [...entries.values()].filter((e) => !e.finished).length,
     close() {
       if (closed) return;
-      flushPending();
+      flushLater();
       closed = true;
       // A flush still running keeps the descriptor until it ends (the sync loop closes it then),
       // so its number cannot be reused under it.

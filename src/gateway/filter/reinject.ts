@@ -10,19 +10,22 @@ export interface ReinjectTarget {
 export interface Reinjector {
   /**
    * Hands one message back. Resolves once the MTA accepted it for every recipient (it is then
-   * in the MTA's queue); rejects otherwise, with `temporary` telling whether trying later may help.
-   * Nothing is handed back unless every recipient was accepted.
+   * in the MTA's queue); rejects with a ReinjectError otherwise. Nothing is handed back unless
+   * every recipient was accepted.
    */
   send(message: { from: string; to: readonly string[]; raw: Uint8Array }): Promise<void>;
   close(): void;
 }
 
+/**
+ * The MTA did not take the message back. The gateway answers every such failure 451, permanent
+ * refusals included: the reinjection port refusing mail is a configuration to mend, and until
+ * then the message waits in the MTA's queue (which bounces it at its queue lifetime).
+ */
 export class ReinjectError extends Error {
-  readonly temporary: boolean;
-  constructor(message: string, temporary: boolean) {
+  constructor(message: string) {
     super(message);
     this.name = 'ReinjectError';
-    this.temporary = temporary;
   }
 }
 
@@ -86,10 +89,10 @@ export function createReinjector(target: ReinjectTarget, opts: ReinjectOptions =
   const where = `${target.host}:${target.port}`;
   return {
     async send(message) {
-      if (closed) throw new ReinjectError('the gateway is stopping', true);
+      if (closed) throw new ReinjectError('the gateway is stopping');
       for (const address of [message.from, ...message.to]) {
         // Addresses come from the MTA's envelope; a line break in one would add a command.
-        if (/[\x00-\x1f\x7f<>]/.test(address)) throw new ReinjectError(`the address ${JSON.stringify(address)} cannot be written in SMTP`, false);
+        if (/[\x00-\x1f\x7f<>]/.test(address)) throw new ReinjectError(`the address ${JSON.stringify(address)} cannot be written in SMTP`);
       }
       await slot();
       try {
@@ -98,7 +101,9 @@ export function createReinjector(target: ReinjectTarget, opts: ReinjectOptions =
             await transact(link, message, where);
             return link;
           } catch (err) {
-            link.destroy();
+            // Refused (the connection is fine, so say goodbye), or broken.
+            if (err instanceof ReinjectError) link.quit();
+            else link.destroy();
             throw err;
           }
         };
@@ -107,8 +112,9 @@ export function createReinjector(target: ReinjectTarget, opts: ReinjectOptions =
         try {
           link = await attempt(kept ?? (await SmtpLink.open(linkOpts)));
         } catch (err) {
-          // A kept connection the server has just dropped fails before any reply to MAIL: nothing
-          // was handed over, so the message goes once more on a fresh connection.
+          // A kept connection the server has just dropped fails while MAIL and RCPT are under
+          // way, before any content was sent: nothing was handed over, so the message goes once
+          // more on a fresh connection. A failure once content went out is not retried here.
           const droppedBeforeMail = err instanceof StageError && err.stage === 'envelope' && err.cause instanceof SmtpLinkError && !err.cause.replied;
           if (!(kept && droppedBeforeMail)) throw asReinjectError(err, where);
           try {
@@ -145,7 +151,7 @@ class StageError extends Error {
 async function transact(link: SmtpLink, message: { from: string; to: readonly string[]; raw: Uint8Array }, where: string): Promise<void> {
   // A non-ASCII address needs SMTPUTF8 (RFC 6531); a server without it cannot take the message.
   const utf8 = [message.from, ...message.to].some((a) => /[^\x20-\x7e]/.test(a));
-  if (utf8 && !link.features.has('SMTPUTF8')) throw new ReinjectError(`${where} does not offer SMTPUTF8, which the addresses need`, false);
+  if (utf8 && !link.features.has('SMTPUTF8')) throw new ReinjectError(`${where} does not offer SMTPUTF8, which the addresses need`);
   const commands = [`MAIL FROM:<${message.from}>${utf8 ? ' SMTPUTF8' : ''}\r\n`, ...message.to.map((r) => `RCPT TO:<${r}>\r\n`)];
 
   let replies: SmtpReply[];
@@ -156,10 +162,8 @@ async function transact(link: SmtpLink, message: { from: string; to: readonly st
   }
   const refused = replies.filter((r) => r.code < 200 || r.code >= 300);
   if (refused.length > 0 || replies.length < commands.length) {
-    // Nothing was handed over; the connection is left clean for the next message.
-    await link.exchange(['RSET\r\n'], 1).catch(() => link.destroy());
-    const detail = refused.map((r) => `${r.code} ${r.text}`).join('; ');
-    throw new ReinjectError(`${where} did not accept the envelope: ${detail}`, refused.some((r) => r.code < 500));
+    // Nothing was handed over: no BDAT or DATA follows, and the connection is closed.
+    throw new ReinjectError(`${where} did not accept the envelope: ${refused.map((r) => `${r.code} ${r.text}`).join('; ')}`);
   }
 
   let final: SmtpReply;
@@ -169,7 +173,7 @@ async function transact(link: SmtpLink, message: { from: string; to: readonly st
       [final] = (await link.exchange([`BDAT ${data.length} LAST\r\n`, data], 1)) as [SmtpReply];
     } else {
       const [go] = (await link.exchange(['DATA\r\n'], 1)) as [SmtpReply];
-      if (go.code !== 354) throw new ReinjectError(`${where} refused DATA: ${go.code} ${go.text}`, go.code < 500);
+      if (go.code !== 354) throw new ReinjectError(`${where} refused DATA: ${go.code} ${go.text}`);
       const data = wireFormat(message.raw, { dotStuff: true });
       [final] = (await link.exchange([data, endsWithCrlf(data) ? '.\r\n' : '\r\n.\r\n'], 1)) as [SmtpReply];
     }
@@ -177,7 +181,7 @@ async function transact(link: SmtpLink, message: { from: string; to: readonly st
     if (err instanceof ReinjectError) throw err;
     throw new StageError('content', err);
   }
-  if (final.code !== 250) throw new ReinjectError(`${where} did not take the message: ${final.code} ${final.text}`, final.code < 500);
+  if (final.code !== 250) throw new ReinjectError(`${where} did not take the message: ${final.code} ${final.text}`);
 }
 
 async function oneByOne(link: SmtpLink, commands: string[]): Promise<SmtpReply[]> {
@@ -194,5 +198,5 @@ function asReinjectError(err: unknown, where: string): ReinjectError {
   if (err instanceof ReinjectError) return err;
   const cause = err instanceof StageError ? err.cause : err;
   // A broken connection or a timeout: the MTA may be back soon.
-  return new ReinjectError(`the MTA at ${where} did not take the message back: ${(cause as Error).message}`, true);
+  return new ReinjectError(`the MTA at ${where} did not take the message back: ${(cause as Error).message}`);
 }

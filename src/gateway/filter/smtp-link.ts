@@ -169,6 +169,9 @@ export class SmtpLink {
       this.waiter = null;
       this.socket.setTimeout(0);
       w.resolve(w.got);
+      // More replies than commands (a 421 sent with the last answer): every later reply would be
+      // read as the answer to the wrong command, so the connection is not used again.
+      if (this.replies.length > 0) this.destroy();
     }
   }
 

@@ -86,9 +86,13 @@ async function splitParts(raw: Uint8Array): Promise<Part[]> {
   return (await split(raw)).parts;
 }
 
-/** Up to and including the empty line that ends the header block; -1 if there is none. */
+/**
+ * Up to and including the empty line that ends the header block; -1 if there is none, or if the
+ * message starts with an empty line (no header block: mailsplit reads it all as body).
+ */
 function headerBlockLength(raw: Uint8Array): number {
   const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (bytes[0] === 0x0a || (bytes[0] === 0x0d && bytes[1] === 0x0a)) return -1;
   const crlf = bytes.indexOf('\n\r\n');
   const lf = bytes.indexOf('\n\n');
   if (crlf === -1 && lf === -1) return -1;
