@@ -23,3 +23,38 @@ t.test('the journal keeps what was done across a restart, and refuses to write o
   t.equal(again.waiting(), 1, 'm1 was never finished');
   again.close();
 });
+
+t.test('a running journal compacts: old entries leave the file and memory, new ones stay, in-flight writes hold it off', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'waxseal-journal-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const day = 24 * 3600 * 1000;
+  let clock = Date.parse('2026-11-01T00:00:00Z');
+  const journal = openJournal(dir, { now: () => new Date(clock), keepMs: 7 * day });
+  await journal.markDone('old', 'clear');
+  journal.finish('old');
+  clock += 8 * day;
+  await journal.markDone('new', 'sealed');
+  journal.finish('new');
+  journal.firstSeen('waiting');
+
+  const inFlight = journal.markDone('late', 'clear');
+  t.notOk(journal.compact(), 'not while a "done" line waits for the disk');
+  await inFlight;
+  t.ok(journal.compact(), 'once it is on disk');
+  const file = () => readFileSync(join(dir, 'journal.ndjson'), 'utf8');
+  t.notMatch(file(), /"old"/, 'the entry older than keepMs left the file');
+  t.notOk(journal.done('old', 'clear'), 'and memory');
+  t.match(file(), /"k":"late","e":"done"/, 'the write acknowledged just before is kept');
+
+  // Written after the swap: lands in the new file.
+  await journal.markDone('after', 'tls');
+  journal.finish('waiting');
+  await new Promise((resolve) => setImmediate(resolve));
+  journal.close();
+  const again = openJournal(dir, { now: () => new Date(clock), keepMs: 7 * day });
+  t.ok(again.done('new', 'sealed'), 'kept across compaction and restart');
+  t.ok(again.done('late', 'clear'));
+  t.ok(again.done('after', 'tls'), 'a line written after compaction survives');
+  t.equal(again.waiting(), 2, '"late" and "after" were never finished; "waiting" was');
+  again.close();
+});

@@ -24,6 +24,12 @@ export interface Journal {
   finish(key: string): void;
   /** Messages seen but not finished: the ones waiting for the key service. */
   waiting(): number;
+  /**
+   * Rewrites the file with what is still worth keeping and forgets older entries, unless a
+   * durable write is under way (then false: try again later). Runs by itself every
+   * `compactEveryMs` once the file holds more lines than a rewrite would.
+   */
+  compact(): boolean;
   /** Closes the file (again does nothing); a message still in hand then fails, and the MTA retries it. */
   close(): void;
 }
@@ -44,7 +50,7 @@ interface Entry {
 
 type Line = { k: string; e: 'seen'; t: number } | { k: string; e: 'done'; p: string; t: number } | { k: string; e: 'finished'; t: number };
 
-export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: number } = {}): Journal {
+export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: number; compactEveryMs?: number } = {}): Journal {
   const now = opts.now ?? (() => new Date());
   const keepMs = opts.keepMs ?? 14 * 24 * 3600 * 1000;
   mkdirSync(dir, { recursive: true });
@@ -70,21 +76,27 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
     if (line.e === 'done') entry.parts.add(line.p);
     if (line.e === 'finished') entry.finished = true;
   }
-  // Compact: rewrite what is still worth keeping, atomically (write, fsync, rename).
-  const cutoff = now().getTime() - keepMs;
-  for (const [k, e] of entries) if (e.seen < cutoff) entries.delete(k);
-  const compacted: string[] = [];
-  for (const [k, e] of entries) {
-    compacted.push(JSON.stringify({ k, e: 'seen', t: e.seen }));
-    for (const p of e.parts) compacted.push(JSON.stringify({ k, e: 'done', p, t: e.seen }));
-    if (e.finished) compacted.push(JSON.stringify({ k, e: 'finished', t: e.seen }));
-  }
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, compacted.length ? `${compacted.join('\n')}\n` : '');
-  const tmpFd = openSync(tmp, 'r');
-  fsyncSync(tmpFd);
-  closeSync(tmpFd);
-  renameSync(tmp, file);
+  // Compact: forget what is older than keepMs, and rewrite the rest atomically (write, fsync,
+  // rename). Returns how many lines the new file holds.
+  const rewrite = (): number => {
+    const cutoff = now().getTime() - keepMs;
+    for (const [k, e] of entries) if (e.seen < cutoff) entries.delete(k);
+    const compacted: string[] = [];
+    for (const [k, e] of entries) {
+      compacted.push(JSON.stringify({ k, e: 'seen', t: e.seen }));
+      for (const p of e.parts) compacted.push(JSON.stringify({ k, e: 'done', p, t: e.seen }));
+      if (e.finished) compacted.push(JSON.stringify({ k, e: 'finished', t: e.seen }));
+    }
+    const tmp = `${file}.tmp`;
+    writeFileSync(tmp, compacted.length ? `${compacted.join('\n')}\n` : '');
+    const tmpFd = openSync(tmp, 'r');
+    fsyncSync(tmpFd);
+    closeSync(tmpFd);
+    renameSync(tmp, file);
+    return compacted.length;
+  };
+  let keptLines = rewrite();
+  let appendedLines = 0;
 
   // Only "done" must be on disk before the gateway answers: it is what keeps a part from going
   // out twice. A lost "seen" (the machine failing, or the process killed in the same turn of the
@@ -92,8 +104,8 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
   // count. So those two wait in memory and go with the next write: the next "done" line, or the
   // end of the current turn, so the lines of a message are one write instead of three.
   // Opened once for appending: reopening the file for every line cost more than the write.
-  // The descriptor lives as long as the gateway process.
-  const fd = openSync(file, 'a');
+  // The descriptor lives until the next compaction, which swaps it for the new file's.
+  let fd = openSync(file, 'a');
   let closed = false;
   let pending = '';
   let flushScheduled = false;
@@ -130,6 +142,7 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
     // the MTA keeps the message, rather than the line landing in whatever file reused the number.
     if (closed) throw new Error('the journal is closed');
     pending += `${JSON.stringify(line)}\n`;
+    appendedLines += 1;
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flushLater);
@@ -179,6 +192,31 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
     return entry;
   };
 
+  // A gateway runs for months: without this its file and its memory of finished messages
+  // would grow until the next start. Only between durable writes: a "done" line written but not
+  // yet acknowledged is not in `entries` yet, and would be left out of the new file. Lines still
+  // pending are in `entries` already (they are written there as they are appended).
+  const compact = (): boolean => {
+    if (closed || syncing || waiting.length > 0) return false;
+    try {
+      keptLines = rewrite();
+    } catch {
+      // A full disk: the old file stays, whole, and is tried again next time.
+      return false;
+    }
+    const previous = fd;
+    fd = openSync(file, 'a');
+    closeSync(previous);
+    pending = '';
+    cutLine = false;
+    appendedLines = 0;
+    return true;
+  };
+  const timer = setInterval(() => {
+    if (appendedLines > Math.max(keptLines, 1000)) compact();
+  }, opts.compactEveryMs ?? 3600 * 1000);
+  timer.unref();
+
   return {
     firstSeen: (key) => new Date(entryFor(key).seen),
     done: (key, part) => entries.get(key)?.parts.has(part) ?? false,
@@ -195,8 +233,10 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
       entry.finished = true;
     },
     waiting: () => [...entries.values()].filter((e) => !e.finished).length,
+    compact,
     close() {
       if (closed) return;
+      clearInterval(timer);
       flushLater();
       closed = true;
       // A flush still running keeps the descriptor until it ends (the sync loop closes it then),
