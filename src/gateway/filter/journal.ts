@@ -11,7 +11,8 @@ import path from 'node:path';
  * gateway killed after handing a part back but before answering does not deliver it twice.
  *
  * One line of JSON per event, appended; a "done" line is on disk (fdatasync) before the gateway
- * answers the MTA. Entries older than `keepMs` are dropped when the journal is compacted at start.
+ * answers the MTA. Entries older than `keepMs` are dropped when the journal is compacted: at
+ * start, and from time to time while it runs.
  */
 export interface Journal {
   /** When this message was first seen (now, if never). */
@@ -121,7 +122,7 @@ export function openJournal(dir: string, opts: { now?: () => Date; keepMs?: numb
     try {
       while (written < bytes.length) written += writeSync(fd, bytes, written);
     } catch (err) {
-      // The lines stay pending, for the next write (a "done" line's reports the error).
+      // The lines stay pending for the next write; a "done" line's caller hears of the error.
       if (written > 0) cutLine = true;
       throw err;
     }
