@@ -144,6 +144,52 @@ t.test('a kept connection the server closes while idle (421) is not used again',
   await sink.close();
 });
 
+t.test('a connection that answers more than it was asked is not used again', async (t) => {
+  // Takes BDAT, then adds a 421 to its answer and stays open: every later reply on that
+  // connection would answer the wrong command.
+  let connections = 0;
+  let messages = 0;
+  const chatty = net.createServer((socket) => {
+    connections += 1;
+    socket.write('220 chatty ESMTP\r\n');
+    let buffered = '';
+    let expectBytes = 0;
+    socket.on('data', (chunk) => {
+      buffered += chunk.toString('latin1');
+      for (;;) {
+        if (expectBytes > 0) {
+          if (buffered.length < expectBytes) return;
+          buffered = buffered.slice(expectBytes);
+          expectBytes = 0;
+          messages += 1;
+          socket.write('250 queued\r\n421 going away soon\r\n');
+          continue;
+        }
+        const end = buffered.indexOf('\r\n');
+        if (end === -1) return;
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        if (line.startsWith('EHLO')) socket.write('250-chatty\r\n250-PIPELINING\r\n250 CHUNKING\r\n');
+        else if (line.startsWith('MAIL') || line.startsWith('RCPT')) socket.write('250 ok\r\n');
+        else if (line.startsWith('BDAT')) expectBytes = Number(line.split(' ')[1]);
+        else if (line === 'QUIT') socket.end('221 bye\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => chatty.listen(0, '127.0.0.1', resolve));
+  const reinject = createReinjector({ host: '127.0.0.1', port: (chatty.address() as AddressInfo).port });
+  t.teardown(() => {
+    reinject.close();
+    chatty.close();
+    chatty.unref();
+  });
+  const raw = Buffer.from('Subject: x\r\n\r\nbody\r\n');
+  await reinject.send({ from: 'a@example.org', to: ['one@example.net'], raw });
+  await reinject.send({ from: 'a@example.org', to: ['two@example.net'], raw });
+  t.equal(messages, 2, 'both messages were taken');
+  t.equal(connections, 2, 'the second on a new connection');
+});
+
 t.test('a server that stops answering, or is not there, gives an error', async (t) => {
   // Greets and answers EHLO, then says nothing more.
   const mute = net.createServer((socket) => {
