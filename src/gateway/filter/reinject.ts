@@ -115,7 +115,7 @@ export function createReinjector(target: ReinjectTarget, opts: ReinjectOptions =
           // A kept connection the server has just dropped fails while MAIL and RCPT are under
           // way, before any content was sent: nothing was handed over, so the message goes once
           // more on a fresh connection. A failure once content went out is not retried here.
-          const droppedBeforeContent = err instanceof StageError && err.stage === 'envelope' && err.cause instanceof SmtpLinkError && !err.cause.replied;
+          const droppedBeforeContent = err instanceof StageError && err.stage === 'envelope' && err.cause instanceof SmtpLinkError;
           if (!(kept && droppedBeforeContent)) throw asReinjectError(err, where);
           try {
             link = await attempt(await SmtpLink.open(linkOpts));

@@ -6,13 +6,11 @@ export interface SmtpReply {
   text: string;
 }
 
-/** The connection failed or the peer broke the protocol; `replied` says whether any reply to the exchange had arrived. */
+/** The connection failed, timed out, or the peer broke the protocol. */
 export class SmtpLinkError extends Error {
-  readonly replied: boolean;
-  constructor(message: string, replied: boolean) {
+  constructor(message: string) {
     super(message);
     this.name = 'SmtpLinkError';
-    this.replied = replied;
   }
 }
 
@@ -54,10 +52,10 @@ export class SmtpLink {
     this.opts = opts;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(new SmtpLinkError(`the connection to ${opts.host}:${opts.port} failed: ${err.message}`, false)));
-    socket.on('close', () => this.fail(new SmtpLinkError(`${opts.host}:${opts.port} closed the connection`, false)));
+    socket.on('error', (err) => this.fail(new SmtpLinkError(`the connection to ${opts.host}:${opts.port} failed: ${err.message}`)));
+    socket.on('close', () => this.fail(new SmtpLinkError(`${opts.host}:${opts.port} closed the connection`)));
     socket.on('timeout', () => {
-      this.fail(new SmtpLinkError(`${opts.host}:${opts.port} did not answer in time`, false));
+      this.fail(new SmtpLinkError(`${opts.host}:${opts.port} did not answer in time`));
       socket.destroy();
     });
   }
@@ -68,9 +66,9 @@ export class SmtpLink {
     const link = new SmtpLink(socket, opts);
     try {
       const [greeting] = await link.expect(1, opts.connectTimeoutMs);
-      if (greeting!.code !== 220) throw new SmtpLinkError(`${opts.host}:${opts.port} greeted with ${greeting!.code} ${greeting!.text}`, true);
+      if (greeting!.code !== 220) throw new SmtpLinkError(`${opts.host}:${opts.port} greeted with ${greeting!.code} ${greeting!.text}`);
       const [ehlo] = await link.exchange([`EHLO ${opts.name}\r\n`], 1);
-      if (ehlo!.code !== 250) throw new SmtpLinkError(`${opts.host}:${opts.port} refused EHLO: ${ehlo!.code} ${ehlo!.text}`, true);
+      if (ehlo!.code !== 250) throw new SmtpLinkError(`${opts.host}:${opts.port} refused EHLO: ${ehlo!.code} ${ehlo!.text}`);
       // The first line names the server; each further line starts with a keyword.
       for (const line of ehlo!.text.split('\n').slice(1)) {
         const keyword = line.trim().split(/\s+/)[0];
@@ -109,12 +107,12 @@ export class SmtpLink {
   quit(): void {
     this.stopIdle();
     if (this.usable) this.socket.end('QUIT\r\n');
-    this.fail(new SmtpLinkError('the connection was closed', false));
+    this.fail(new SmtpLinkError('the connection was closed'));
   }
 
   destroy(): void {
     this.stopIdle();
-    this.fail(new SmtpLinkError('the connection was closed', false));
+    this.fail(new SmtpLinkError('the connection was closed'));
     this.socket.destroy();
   }
 
@@ -125,7 +123,7 @@ export class SmtpLink {
 
   private expect(count: number, timeoutMs = this.opts.replyTimeoutMs): Promise<SmtpReply[]> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.waiter) return Promise.reject(new SmtpLinkError('an exchange is already waiting on this connection', false));
+    if (this.waiter) return Promise.reject(new SmtpLinkError('an exchange is already waiting on this connection'));
     this.socket.setTimeout(timeoutMs);
     return new Promise((resolve, reject) => {
       this.waiter = { count, got: [], resolve, reject };
@@ -176,7 +174,7 @@ export class SmtpLink {
   }
 
   private protocolError(what: string): void {
-    this.fail(new SmtpLinkError(`${this.opts.host}:${this.opts.port} ${what}`, (this.waiter?.got.length ?? 0) > 0));
+    this.fail(new SmtpLinkError(`${this.opts.host}:${this.opts.port} ${what}`));
     this.socket.destroy();
   }
 
@@ -185,7 +183,7 @@ export class SmtpLink {
     this.stopIdle();
     const w = this.waiter;
     this.waiter = null;
-    this.failure = w ? new SmtpLinkError(err.message, err.replied || w.got.length > 0) : err;
+    this.failure = err;
     w?.reject(this.failure);
   }
 }
