@@ -145,6 +145,31 @@ for (const engine of engines()) {
       t.equal(await sessions.withAddresses(cookie), null, 'nor after revocation');
     });
 
+    t.test('sessions read together (one statement) each answer for their own cookie', async (t) => {
+      const sessions = createSessionService({ db, now: clock });
+      const people = [];
+      for (const name of ['p1', 'p2', 'p3']) {
+        const account = (await db.insertInto('accounts').values({ name, passphrase_hash: 'x', security_phrase: 'p', locale: 'en' }).returning(['id']).executeTakeFirstOrThrow()).id;
+        await db.insertInto('account_addresses').values({ account_id: account, address: `${name}@example.test`, verified_at: new Date(now - 1000) }).execute();
+        people.push({ account, address: `${name}@example.test`, ...(await sessions.create(account, { remember: false })) });
+      }
+      const [p1, p2, p3] = people as [(typeof people)[0], (typeof people)[0], (typeof people)[0]];
+      await sessions.revoke(p3.account, p3.session.id);
+      const wrongSecret = `${p2.cookie.slice(0, -1)}${p2.cookie.endsWith('A') ? 'B' : 'A'}`;
+      // Asked in the same turn: the read batcher sends them as one statement.
+      const answers = await Promise.all([p1.cookie, wrongSecret, p2.cookie, p3.cookie, p1.cookie].map((c) => sessions.withAddresses(c)));
+      t.same(answers, [
+        { session: p1.session, addresses: [p1.address] },
+        null,
+        { session: p2.session, addresses: [p2.address] },
+        null,
+        { session: p1.session, addresses: [p1.address] },
+      ]);
+      await sessions.revoke(p1.account, p1.session.id);
+      const after = await Promise.all([p1.cookie, p2.cookie].map((c) => sessions.withAddresses(c)));
+      t.same(after, [null, { session: p2.session, addresses: [p2.address] }], 'a revocation holds for the next read at once');
+    });
+
     t.test('mailed tokens: single use, expiring, bound to their purpose', async (t) => {
       const account = (await db.insertInto('accounts').values({ name: 'T', passphrase_hash: 'x', security_phrase: 'p', locale: 'en' }).returning(['id']).executeTakeFirstOrThrow()).id;
       const verify = await issueEmailToken(db, 'verify', account, 't@example.test', clock());

@@ -80,6 +80,23 @@ for (const engine of engines()) {
       t.same((await services.releases.events(envelopeId)).map((e) => e.result), ['locked', 'tampered']);
     });
 
+    t.test('releases asked together (one read) each get their own envelope and share', async (t) => {
+      const ids = [id(), id(), id()];
+      const uploads = ids.map((_, i) => ({ ...sampleUpload(`together ${i}`), securityLevel: 'medium' as const }));
+      for (const [i, envelopeId] of ids.entries()) await services.envelopes.store(principal, envelopeId, uploads[i]!);
+      await opened.database.db.updateTable('envelopes').set({ locked_at: new Date(), lock_reason: 'recalled' }).where('id', '=', ids[2]!).execute();
+      const missing = id();
+      const asked = [ids[0]!, ids[1]!, missing, ids[2]!, ids[0]!];
+      const results = await Promise.all(asked.map((envelopeId) => services.releases.release({ envelopeId, opener: recipient, openedAt, mode: 'applet', ip: null })));
+      t.same(
+        results.map((r) => (r.ok ? [r.envelope.id, r.envelope.subject, r.serverShare.toString('base64url')] : r.reason)),
+        [[ids[0], 'together 0', uploads[0]!.serverShare], [ids[1], 'together 1', uploads[1]!.serverShare], 'unknown', 'locked', [ids[0], 'together 0', uploads[0]!.serverShare]],
+      );
+      await opened.database.db.updateTable('envelopes').set({ locked_at: new Date(), lock_reason: 'recalled' }).where('id', '=', ids[1]!).execute();
+      const next = await Promise.all([ids[0]!, ids[1]!].map((envelopeId) => services.releases.release({ envelopeId, opener: recipient, openedAt, mode: 'applet', ip: null })));
+      t.same(next.map((r) => r.ok || r.reason), [true, 'locked'], 'a lock holds for the next release at once');
+    });
+
     t.test('an inline payload posted with Open is kept only when it matches the digest', async (t) => {
       const envelopeId = id();
       const bytes = randomBytes(100);

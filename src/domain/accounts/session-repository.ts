@@ -36,7 +36,7 @@ export async function insertSession(
     .execute();
 }
 
-/** One of the two queries that read secret_hash (findSessionWithAddresses is the other). */
+/** One of the two queries that read secret_hash (findSessionsWithAddresses is the other). */
 export async function findSessionForAuth(db: Kysely<DB>, id: string) {
   return db
     .selectFrom('account_sessions')
@@ -47,17 +47,18 @@ export async function findSessionForAuth(db: Kysely<DB>, id: string) {
 
 /**
  * findSessionForAuth with the account's verified addresses (in the order listVerifiedAddresses
- * gives), in one statement: what a key release needs to know about who is asking.
+ * gives), in one statement: what a key release needs to know about who is asking. Several
+ * sessions at once: concurrent releases share the statement (src/db/read-batcher.ts).
  */
-export async function findSessionWithAddresses(db: Kysely<DB>, id: string) {
+export async function findSessionsWithAddresses(db: Kysely<DB>, ids: string[]) {
   return db
     .selectFrom('account_sessions')
     .select(['id', 'account_id', 'secret_hash', 'remember', 'created_at', 'passphrase_at', 'last_seen_at', 'revoked_at'])
     .select(
       sql<string[]>`array(SELECT a.address FROM account_addresses a WHERE a.account_id = account_sessions.account_id AND a.verified_at IS NOT NULL ORDER BY a.verified_at, a.address)`.as('addresses'),
     )
-    .where('id', '=', id)
-    .executeTakeFirst();
+    .where('id', '=', (eb) => eb.fn.any(eb.val(ids)))
+    .execute();
 }
 
 export async function touchSession(db: Kysely<DB>, id: string, at: Date) {

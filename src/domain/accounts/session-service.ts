@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { issueToken, parseToken, secretMatches } from '../../crypto/tokens.ts';
 import * as repo from './session-repository.ts';
+import { createReadBatcher } from '../../db/read-batcher.ts';
 
 /**
  * The session cookie. `__Host-` makes the browser refuse it unless it is Secure, has Path=/ and
@@ -103,6 +104,7 @@ export function sessionCookieOptions(session: Pick<SessionInfo, 'remember' | 'cr
 export function createSessionService(deps: { db: Kysely<DB>; now?: () => Date }): SessionService {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
+  const withAddresses = createReadBatcher((ids: string[]) => repo.findSessionsWithAddresses(db, ids), (row) => row.id);
 
   const toInfo = (row: { id: string; account_id: string; created_at: Date; passphrase_at: Date; remember: boolean }): SessionInfo => ({
     id: row.id,
@@ -146,7 +148,7 @@ export function createSessionService(deps: { db: Kysely<DB>; now?: () => Date })
       if (typeof value !== 'string') return null;
       const parsed = parseToken(SESSION_TOKEN_PREFIX, value);
       if (!parsed) return null;
-      const row = await repo.findSessionWithAddresses(db, parsed.id);
+      const row = await withAddresses.load(parsed.id);
       const session = await accept(row, parsed.secret);
       return session && row ? { session, addresses: row.addresses } : null;
     },

@@ -28,9 +28,12 @@ export async function findEnvelope(db: Kysely<DB>, id: string) {
   return db.selectFrom('envelopes').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
 }
 
-/** The public columns and the wrapped share, for the release point (one read per release). */
-export async function findEnvelopeWithShare(db: Kysely<DB>, id: string) {
-  return db.selectFrom('envelopes').select([...PUBLIC_COLUMNS, 'wrapped_share', 'kek_version']).where('id', '=', id).executeTakeFirst();
+/**
+ * The public columns and the wrapped share, for the release point (one read per release), of
+ * several envelopes at once: concurrent releases share the statement (src/db/read-batcher.ts).
+ */
+export async function findEnvelopesWithShare(db: Kysely<DB>, ids: string[]) {
+  return db.selectFrom('envelopes').select([...PUBLIC_COLUMNS, 'wrapped_share', 'kek_version']).where('id', '=', (eb) => eb.fn.any(eb.val(ids))).execute();
 }
 
 export async function markPayloadStored(db: Kysely<DB>, id: string, at: Date): Promise<void> {

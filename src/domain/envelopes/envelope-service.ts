@@ -10,6 +10,7 @@ import type { PayloadStore } from '../payloads/payload-store.ts';
 import type { EnvelopeFlags, EnvelopeRecord, EnvelopeUpload } from './envelope-types.ts';
 import * as repo from './envelope-repository.ts';
 import { createInsertBatcher } from './insert-batcher.ts';
+import { createReadBatcher } from '../../db/read-batcher.ts';
 
 export interface StoreResult {
   created: boolean;
@@ -139,6 +140,7 @@ export function createEnvelopeService(deps: {
   const { db, keyRing, payloads } = deps;
   const now = deps.now ?? (() => new Date());
   const inserts = createInsertBatcher(db);
+  const withShare = createReadBatcher((ids: string[]) => repo.findEnvelopesWithShare(db, ids), (row) => row.id);
 
   function sameShare(id: string, stored: { wrapped_share: Uint8Array; kek_version: number }, share: Buffer): boolean {
     return bytesEqual(keyRing.unwrap(id, stored.wrapped_share, stored.kek_version), share);
@@ -232,7 +234,7 @@ export function createEnvelopeService(deps: {
     },
 
     async getWithShare(id) {
-      const row = await repo.findEnvelopeWithShare(db, id);
+      const row = await withShare.load(id);
       if (!row) return null;
       return { envelope: toRecord(row), serverShare: keyRing.unwrap(id, row.wrapped_share, row.kek_version) };
     },
