@@ -35,14 +35,20 @@ export async function setCounters(tx: Kysely<DB>, counters: readonly (CounterKey
 }
 
 /**
- * After a success, in one statement: the counters in `clear` are deleted and those in `takeBack`
- * lose one attempt (never below zero).
+ * After a success, in one statement: the counters in `clear` start from zero and those in
+ * `takeBack` lose one attempt (never below zero). The rows are locked first, in the same order
+ * as lockCounters takes them: a settle that locked them in another order deadlocked with a
+ * concurrent attempt on the same two counters (one person signing in from two tabs).
  */
 export async function settleCounters(db: Kysely<DB>, clear: readonly CounterKey[], takeBack: readonly CounterKey[]) {
   if (clear.length === 0 && takeBack.length === 0) return;
   const pairs = (keys: readonly CounterKey[]) => (keys.length ? sql.join(keys.map((k) => sql`(${k.scope}, ${k.key})`)) : sql`(NULL, NULL)`);
-  await sql`WITH cleared AS (DELETE FROM auth_throttle WHERE (scope, key) IN (${pairs(clear)}))
-    UPDATE auth_throttle SET attempts = greatest(attempts - 1, 0) WHERE (scope, key) IN (${pairs(takeBack)})`.execute(db);
+  await sql`WITH locked AS (
+      SELECT scope, key FROM auth_throttle WHERE (scope, key) IN (${pairs([...clear, ...takeBack])}) ORDER BY scope, key FOR UPDATE
+    )
+    UPDATE auth_throttle AS t
+    SET attempts = CASE WHEN (t.scope, t.key) IN (${pairs(clear)}) THEN 0 ELSE greatest(t.attempts - 1, 0) END
+    FROM locked WHERE t.scope = locked.scope AND t.key = locked.key`.execute(db);
 }
 
 export async function readCounters(db: Kysely<DB>, keys: readonly CounterKey[]) {
