@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { addKeyToFile } from '../crypto/kek.ts';
-import { openRuntime } from '../runtime.ts';
+import type { openRuntime } from '../runtime.ts';
 import { CliError, writeLine, type CliIo } from './io.ts';
 import { gatewayCommand } from './gateway-command.ts';
 import { messagesCommand } from './messages-command.ts';
@@ -90,6 +90,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function withRuntime(io: CliIo, fn: (rt: Awaited<ReturnType<typeof openRuntime>>) => Promise<number>): Promise<number> {
+  // Loaded here rather than at the top: `waxseal gateway run` and the commands that talk to the
+  // key service over HTTP never open the database, and its modules (the embedded engine, the
+  // services, the list of common passphrases) would cost a long-running gateway ~20 MB.
+  const { openRuntime } = await import('../runtime.ts');
   const rt = await openRuntime(loadConfig(io.env));
   try {
     if (rt.kekCreated) writeLine(io.stderr, 'created a new key-encryption key file in the data folder; back it up apart from the database');
