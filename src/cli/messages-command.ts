@@ -18,9 +18,20 @@ interface ListedMessage {
   recipients: { address: string; openedAt: string | null }[];
 }
 
+/** An envelope id (22 base64url characters) that begins with "-". */
+const DASHED_ID = /^-[A-Za-z0-9_-]{21}$/;
+
 /** `waxseal messages ...`: the administrators' message operations of the API, from a shell. */
 export async function messagesCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { search: { type: 'string' }, page: { type: 'string' }, reason: { type: 'string' } } });
+  // One envelope id in 64 begins with "-", which parseArgs would take for an option: such ids go
+  // after "--", where nothing is an option.
+  const dashed = args.filter((a, i) => DASHED_ID.test(a) && args[i - 1] !== '--reason' && args[i - 1] !== '--search');
+  const rest = args.filter((a) => !dashed.includes(a));
+  const { values, positionals } = parseArgs({
+    args: dashed.length ? [...rest, '--', ...dashed] : rest,
+    allowPositionals: true,
+    options: { search: { type: 'string' }, page: { type: 'string' }, reason: { type: 'string' } },
+  });
   const [action, id] = positionals;
   const call = createAdminClient(loadAdminClientConfig(io.env));
   switch (action) {

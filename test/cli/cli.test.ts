@@ -112,6 +112,12 @@ for (const engine of engines()) {
     const unknown = io(adminEnv);
     t.equal(await runCli(['messages', 'unlock', 'A'.repeat(22)], unknown.io), 1);
     t.match(unknown.err(), /no such message/);
+    // One id in 64 begins with "-": it is an id, not an option.
+    for (const args of [['messages', 'unlock', `-i${'A'.repeat(20)}`], ['messages', 'lock', `-i${'A'.repeat(20)}`, '--reason', 'Sent in error'], ['messages', 'lock', '--reason', 'Sent in error', `-${'A'.repeat(21)}`]]) {
+      const dashed = io(adminEnv);
+      t.equal(await runCli(args, dashed.io), 1, args.join(' '));
+      t.match(dashed.err(), /no such message/);
+    }
 
     const wrongProfile = io(sealEnv, Buffer.from(message));
     t.equal(await runCli(['seal', '--profile', 'Other'], { ...wrongProfile.io, env: { ...sealEnv, WAXSEAL_CREDENTIAL: credential } }), 1);
