@@ -87,7 +87,7 @@ function formatStatus(s: GatewayStatus): string {
     'destination TLS (learnt from the destinations):',
     ...(s.tls.length ? s.tls.map((e) => `  ${e.domain}: ${e.offersTls ? 'offers TLS' : 'no TLS'} (${e.host ?? 'no answer'}, ${e.checkedAt})`) : ['  (none asked yet)']),
     '',
-    `queue: ${s.waiting} waiting; handed back ${s.counts.passed} unchanged, ${s.counts.delivered} encrypted or over TLS; ${s.counts.notified} failure notices; ${s.counts.deferred} deferrals; ${s.counts.error} errors`,
+    `queue: ${s.waiting} waiting; handed back ${s.counts.passed} unchanged, ${s.counts.delivered} encrypted or over TLS; ${s.counts.notified} failure notices; ${s.counts.repeated ?? 0} handed again after they were done; ${s.counts.deferred} deferrals; ${s.counts.error} errors`,
   ];
   return lines.join('\n');
 }

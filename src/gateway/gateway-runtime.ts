@@ -25,7 +25,7 @@ export interface GatewayStatus {
   profiles: { name: string; reachable: boolean; checkedAt: string | null; versions: GatewayProfileInfo['versions'] | null; queueTimeoutSeconds: number | null }[];
   writes: typeof GATEWAY_VERSIONS;
   tls: TlsProbeEntry[];
-  counts: Record<'passed' | 'delivered' | 'notified' | 'deferred' | 'error', number>;
+  counts: Record<'passed' | 'delivered' | 'notified' | 'repeated' | 'deferred' | 'error', number>;
   /** messages seen but not finished (waiting for the key service or the MTA) */
   waiting: number;
 }
@@ -83,7 +83,7 @@ export async function startGateway(config: GatewayConfig, deps: { env: Record<st
   const probe = createTlsProbe({ cacheTtlMs: config.tlsProbe.cacheTtlMs, static: config.tlsProbe.static, now });
   const reinject = createReinjector({ host: config.reinject.host, port: config.reinject.port });
   const reinjectTls = createReinjector({ host: config.reinject.host, port: config.reinject.tlsPort });
-  const counts: GatewayStatus['counts'] = { passed: 0, delivered: 0, notified: 0, deferred: 0, error: 0 };
+  const counts: GatewayStatus['counts'] = { passed: 0, delivered: 0, notified: 0, repeated: 0, deferred: 0, error: 0 };
   const startedAt = now();
 
   const profiles = new Map<string, ProfileHandle & { known: GatewayProfileInfo | null; checkedAt: Date | null; reachable: boolean }>();

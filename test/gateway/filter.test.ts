@@ -132,6 +132,29 @@ t.test('the content filter seals, passes, defers and notifies', async (t) => {
     keyServiceUp = true;
   });
 
+  await t.test('a message handed again after it was finished is answered at once and nothing goes again', async (t) => {
+    // The MTA did not hear the 250 (a dropped connection) and hands the message again, this time
+    // with the key service up: the sender already had the failure notice, and the recipient must
+    // not now get the message after all.
+    const raw = message('[secure] notified once');
+    keyServiceUp = false;
+    t.equal(((await send(raw).catch((e: unknown) => e)) as { responseCode?: number }).responseCode, 451);
+    clock += 3601 * 1000;
+    await send(raw);
+    await mta.waitFor('ana@example.org', /notified once/);
+    keyServiceUp = true;
+    const toBob = mta.mails.filter((m) => m.to.includes('bob@example.net')).length;
+    const toAna = mta.mails.filter((m) => m.to.includes('ana@example.org')).length;
+    const info = await send(raw);
+    t.match(info.response, /^250/, 'accepted');
+    const passed = message('after the repeat');
+    await send(passed);
+    await mta.waitFor('bob@example.net', /after the repeat/);
+    t.equal(mta.mails.filter((m) => m.to.includes('bob@example.net')).length, toBob + 1, 'the recipient got only the next message');
+    t.equal(mta.mails.filter((m) => m.to.includes('ana@example.org')).length, toAna, 'no second notice');
+    t.same(await processMessage({ raw, sender: 'ana@example.org', recipients: ['bob@example.net'] }, deps), { kind: 'repeated' }, 'answered without reading it again');
+  });
+
   await t.test('a message handed again after a crash is not delivered twice', async (t) => {
     // The first hand-back succeeded, then the gateway "died" before answering: the MTA hands the
     // same message again, and the journal (reopened from disk, as after a restart) remembers it.

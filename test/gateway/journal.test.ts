@@ -58,3 +58,29 @@ t.test('a running journal compacts: old entries leave the file and memory, new o
   t.equal(again.waiting(), 2, '"late" and "after" were never finished; "waiting" was');
   again.close();
 });
+
+t.test('a finished message is kept as its key and first minute only, done in every part, across compaction and restart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'waxseal-journal-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const clock = Date.parse('2026-11-01T10:20:30Z');
+  const journal = openJournal(dir, { now: () => new Date(clock) });
+  await journal.markDone('notified', 'notice');
+  journal.finish('notified');
+  journal.firstSeen('waiting');
+  t.ok(journal.isFinished('notified'));
+  t.notOk(journal.isFinished('waiting'));
+  t.ok(journal.done('notified', 'sealed'), 'a finished message needs no part again, not even one it never handed back');
+  t.notOk(journal.done('waiting', 'sealed'));
+  t.equal(journal.waiting(), 1);
+  await journal.markDone('notified', 'clear');
+  journal.finish('notified');
+  t.ok(journal.compact());
+  const lines = readFileSync(join(dir, 'journal.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { k: string; e: string; t: number });
+  t.same(lines.filter((l) => l.k === 'notified'), [{ k: 'notified', e: 'finished', t: Date.parse('2026-11-01T10:20:00Z') }], 'one line for it, nothing written after it finished');
+  journal.close();
+  const again = openJournal(dir, { now: () => new Date(clock) });
+  t.ok(again.isFinished('notified'), 'still finished after a restart');
+  t.same(again.firstSeen('notified'), new Date('2026-11-01T10:20:00Z'), 'first seen, to the minute');
+  t.equal(again.waiting(), 1, '"waiting" still waits');
+  again.close();
+});

@@ -50,6 +50,8 @@ export interface ProcessDeps {
 
 export type Outcome =
   | { kind: 'passed' }
+  /** Handed again after it was finished (the MTA never heard the 250): nothing more to do. */
+  | { kind: 'repeated' }
   | { kind: 'delivered'; sealed: number; overTls: number }
   | { kind: 'notified'; reason: FailureReason };
 
@@ -73,6 +75,7 @@ export class TryLater extends Error {
 export async function processMessage(message: { raw: Uint8Array; sender: string; recipients: readonly string[] }, deps: ProcessDeps): Promise<Outcome> {
   const now = deps.now ?? (() => new Date());
   const key = messageKey(message.raw, message.sender, message.recipients);
+  if (deps.journal.isFinished(key)) return { kind: 'repeated' };
   const decision = await deps.decide(message.raw, { sender: message.sender, recipients: message.recipients });
 
   if (!decision.encrypt) {
