@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { parseSmtpUrl } from './domain/mail/smtp-url.ts';
 
@@ -28,6 +29,10 @@ export interface Config {
   smtpUrl: string | null;
   /** The From of mail the key service sends (verification, reset, receipts). */
   mailFrom: string;
+  /** Passphrase hashes (argon2id) computed at once; further sign-ins wait their turn. */
+  hashConcurrency: number;
+  /** Threads in libuv's pool (UV_THREADPOOL_SIZE), which the hashes share with fs, dns and zlib. */
+  threadPoolSize: number;
 }
 
 export class ConfigError extends Error {
@@ -103,6 +108,20 @@ function httpUrl(env: Env, name: string, fallback: string | null): string | null
   return u.toString().replace(/\/+$/, '');
 }
 
+/**
+ * One hash per core by default: argon2 keeps a core busy, so more at once only makes each
+ * slower. The pool gets four threads more than the hashes (libuv's own default), so a burst of
+ * sign-ins never holds up file and DNS work.
+ */
+function hashing(env: Env): { hashConcurrency: number; threadPoolSize: number } {
+  const hashConcurrency = int(env, 'HASH_CONCURRENCY', Math.min(os.availableParallelism(), 64), 1, 64);
+  const threadPoolSize = int(env, 'UV_THREADPOOL_SIZE', hashConcurrency + 4, 1, 1024);
+  if (threadPoolSize <= hashConcurrency) {
+    throw new ConfigError('UV_THREADPOOL_SIZE', `${threadPoolSize} leaves no thread for files and DNS beside ${hashConcurrency} passphrase hashes (HASH_CONCURRENCY): make it larger`);
+  }
+  return { hashConcurrency, threadPoolSize };
+}
+
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const port = int(env, 'PORT', 8080, 0, 65535);
   const host = str(env, 'HOST') ?? '0.0.0.0';
@@ -158,6 +177,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     trustProxy: bool(env, 'TRUST_PROXY', false),
     smtpUrl: smtpUrl(env),
     mailFrom: mailFrom(env, publicUrl),
+    ...hashing(env),
   };
 }
 

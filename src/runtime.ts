@@ -5,6 +5,7 @@ import { openDatabase, type Database } from './db/open-database.ts';
 import { migrate } from './db/migrate.ts';
 import { createFilePayloadStore } from './domain/payloads/payload-store.ts';
 import { createServices, type Services } from './services.ts';
+import { createPassphraseHasher } from './crypto/passphrases.ts';
 
 import { MIGRATIONS_DIR } from './paths.ts';
 
@@ -26,7 +27,14 @@ export async function openRuntime(config: Config): Promise<Runtime> {
   try {
     const migrated = await migrate(database, MIGRATIONS_DIR);
     const payloads = createFilePayloadStore(path.join(config.dataDir, 'payloads'));
-    const services = createServices({ database, keyRing: ring, payloads, mail: { smtpUrl: config.smtpUrl, from: config.mailFrom }, publicUrl: config.publicUrl });
+    const services = createServices({
+      database,
+      keyRing: ring,
+      payloads,
+      mail: { smtpUrl: config.smtpUrl, from: config.mailFrom },
+      publicUrl: config.publicUrl,
+      hasher: createPassphraseHasher({ maxConcurrent: config.hashConcurrency }),
+    });
     const close = async () => {
       await services.mail.close();
       await database.close();

@@ -15,6 +15,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // libuv creates its thread pool, at this size, the first time something uses it (here: opening
+  // the database below), so it must be set before. Nothing before this line uses the pool.
+  process.env.UV_THREADPOOL_SIZE = String(config.threadPoolSize);
   const logger = pino({
     level: config.logLevel,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },

@@ -1,4 +1,5 @@
 import t from 'tap';
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, loadSealConfig } from '../src/config.ts';
 
@@ -10,6 +11,13 @@ t.test('defaults: embedded database in ./data on port 8080', async (t) => {
   t.equal(c.publicUrl, 'http://localhost:8080');
   t.same(c.kek, { source: 'file', path: path.resolve('/srv/app/data/kek.json'), create: true });
   t.equal(c.logLevel, 'info');
+  t.equal(c.hashConcurrency, os.availableParallelism(), 'one passphrase hash per core');
+  t.equal(c.threadPoolSize, c.hashConcurrency + 4, 'and four threads more for files and DNS');
+});
+
+t.test('passphrase hashing: how many at once, and the thread pool they share', async (t) => {
+  t.same([loadConfig({ HASH_CONCURRENCY: '6' }).hashConcurrency, loadConfig({ HASH_CONCURRENCY: '6' }).threadPoolSize], [6, 10]);
+  t.equal(loadConfig({ HASH_CONCURRENCY: '2', UV_THREADPOOL_SIZE: '16' }).threadPoolSize, 16, 'an operator may give the pool more');
 });
 
 t.test('values from the environment', async (t) => {
@@ -41,6 +49,9 @@ t.test('a bad value names its variable', async (t) => {
     [{ SMTP_URL: 'http://mail.example.org' }, 'SMTP_URL'],
     [{ SMTP_URL: 'smtp://mail.example.org:25?tls=none' }, 'SMTP_URL'],
     [{ MAIL_FROM: 'nobody' }, 'MAIL_FROM'],
+    [{ HASH_CONCURRENCY: '0' }, 'HASH_CONCURRENCY'],
+    [{ HASH_CONCURRENCY: 'all' }, 'HASH_CONCURRENCY'],
+    [{ HASH_CONCURRENCY: '4', UV_THREADPOOL_SIZE: '4' }, 'UV_THREADPOOL_SIZE'],
   ];
   for (const [env, variable] of cases) {
     let caught: unknown = null;

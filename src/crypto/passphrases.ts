@@ -11,9 +11,10 @@ import argon2 from 'argon2';
  * it; argon2 0.45 writes m,p,t, which some of them refuse. Reading is tolerant of order, because
  * strings from elsewhere (or from a newer argon2 binding) may come in any order.
  *
- * Verification is bounded: argon2 runs on libuv's thread pool (4 threads by default) which fs,
- * dns and zlib share, so a burst of logins must not occupy all of it. Excess calls wait in FIFO
- * order instead of failing; shedding load is the job of the throttling in front of this.
+ * Verification is bounded: argon2 runs on libuv's thread pool, which fs, dns and zlib share, so
+ * a burst of logins must not occupy all of it (the key service sizes the pool from
+ * HASH_CONCURRENCY at start, src/config.ts). Excess calls wait in FIFO order instead of failing;
+ * shedding load is the job of the throttling in front of this.
  */
 
 export interface Argon2Params {
