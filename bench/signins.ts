@@ -32,8 +32,9 @@ export async function benchSignins(opts: { count: number; callers: number; creat
   const database = await openDatabase({ kind: 'postgres', url: created.url });
   try {
     await migrate(database, MIGRATIONS_DIR);
-    const hasher = createPassphraseHasher();
     const config = loadConfig({ LOG_LEVEL: 'silent', DATA_DIR: '/tmp/waxseal-bench', PUBLIC_URL: 'http://127.0.0.1:8080' });
+    // As the key service makes it (src/runtime.ts): one hash per core at once.
+    const hasher = createPassphraseHasher({ maxConcurrent: config.hashConcurrency });
     const services = createServices({ database, keyRing: createKeyRing(new Map([[1, randomBytes(32)]])), payloads: createFilePayloadStore('/tmp/waxseal-bench/payloads'), publicUrl: config.publicUrl, hasher });
     const stored = await hasher.hash(PASSPHRASE);
     // One account per caller: each account's own throttle sees only its owner's good sign-ins.
