@@ -129,9 +129,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   services.audit.start();
   // Read-by notices: every node sweeps once a minute; claims on the envelope rows keep them apart.
   services.readBy.start();
+  // Envelopes whose payload never arrived (a gateway retried under a new envelope): hourly.
+  services.unfinishedUploads.start();
   app.addHook('onClose', async () => {
     await services.audit.stop();
     await services.readBy.stop();
+    await services.unfinishedUploads.stop();
   });
   return app;
 }

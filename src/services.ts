@@ -5,6 +5,7 @@ import { createAdminService, type AdminService } from './domain/admins/admin-ser
 import { createAuditService, type AuditService } from './domain/audit/audit-service.ts';
 import { createCredentialService, type CredentialService } from './domain/credentials/credential-service.ts';
 import { createEnvelopeService, type EnvelopeService } from './domain/envelopes/envelope-service.ts';
+import { createUnfinishedUploadSweep, type UnfinishedUploadSweep } from './domain/envelopes/unfinished-uploads.ts';
 import type { PayloadStore } from './domain/payloads/payload-store.ts';
 import { createProfileService, type ProfileService } from './domain/profiles/profile-service.ts';
 import { createMailService, type MailService } from './domain/mail/mail-service.ts';
@@ -31,6 +32,7 @@ export interface Services {
   envelopes: EnvelopeService;
   releases: ReleaseService;
   readBy: ReadByNotices;
+  unfinishedUploads: UnfinishedUploadSweep;
   sent: SentService;
   orgMessages: OrgMessageService;
   openings: OpeningSealer;
@@ -69,6 +71,7 @@ export function createServices(deps: {
     envelopes,
     releases: createReleaseService({ db, envelopes, mail, i18n, now: deps.now }),
     readBy: createReadByNotices({ db, mail, i18n, now: deps.now }),
+    unfinishedUploads: createUnfinishedUploadSweep({ db, now: deps.now }),
     openings: createOpeningSealer(deps.keyRing),
     ...accountServices,
     sent: createSentService({ db, accounts: accountServices.accounts, audit, now: deps.now }),

@@ -65,3 +65,25 @@ export async function countByKekVersion(db: Kysely<DB>) {
     .orderBy('kek_version')
     .execute();
 }
+
+/**
+ * Deletes up to `limit` envelopes sent by reference whose payload never arrived and that were
+ * stored before `createdBefore`; returns their ids. Their release records and openings go with
+ * them (ON DELETE CASCADE); there are none, since nobody could have had the envelope file.
+ */
+export async function deleteUnfinishedUploads(db: Kysely<DB>, createdBefore: Date, limit: number): Promise<string[]> {
+  const rows = await db
+    .deleteFrom('envelopes')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('envelopes')
+        .select('id')
+        .where('payload_transport', '=', 'reference')
+        .where('payload_stored_at', 'is', null)
+        .where('created_at', '<', createdBefore)
+        .limit(limit),
+    )
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id);
+}

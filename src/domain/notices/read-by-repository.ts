@@ -30,6 +30,8 @@ export async function claimDue(db: Kysely<DB>, worker: string, now: Date, staleB
         .where('read_by', '<=', now)
         .where('read_by_notified_at', 'is', null)
         .where('locked_at', 'is', null)
+        // An envelope whose payload never arrived was never sent (see unfinished-uploads.ts).
+        .where((w) => w.or([w('payload_transport', '<>', 'reference'), w('payload_stored_at', 'is not', null)]))
         .where((w) => w.or([w('read_by_claimed_at', 'is', null), w('read_by_claimed_at', '<', staleBefore)]))
         .orderBy('read_by')
         .limit(limit)
