@@ -11,16 +11,18 @@ export interface ReadBatcher<K, R> {
   load(key: K): Promise<R | undefined>;
 }
 
+type Waiter<R> = { resolve: (row: R | undefined) => void; reject: (err: unknown) => void };
+
 export function createReadBatcher<K, R>(
   read: (keys: K[]) => Promise<R[]>,
   keyOf: (row: R) => K,
   opts: { maxBatch?: number } = {},
 ): ReadBatcher<K, R> {
   const maxBatch = opts.maxBatch ?? 200;
-  let queue = new Map<K, { resolve: (row: R | undefined) => void; reject: (err: unknown) => void }[]>();
+  let queue = new Map<K, Waiter<R>[]>();
   let scheduled = false;
 
-  async function readOne(key: K, waiters: { resolve: (row: R | undefined) => void; reject: (err: unknown) => void }[]): Promise<void> {
+  async function readOne(key: K, waiters: Waiter<R>[]): Promise<void> {
     try {
       const row = (await read([key])).find((r) => keyOf(r) === key);
       for (const w of waiters) w.resolve(row);
@@ -29,7 +31,7 @@ export function createReadBatcher<K, R>(
     }
   }
 
-  async function flush(batch: [K, { resolve: (row: R | undefined) => void; reject: (err: unknown) => void }[]][]): Promise<void> {
+  async function flush(batch: [K, Waiter<R>[]][]): Promise<void> {
     if (batch.length === 1) return readOne(batch[0]![0], batch[0]![1]);
     let rows: R[];
     try {

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { DB, EnvelopesTable } from '../../db/schema.ts';
 import type { Insertable } from 'kysely';
 
@@ -8,6 +8,15 @@ const PUBLIC_COLUMNS = [
   'expires_at', 'read_by', 'payload_transport', 'payload_digest', 'payload_size', 'payload_stored_at',
   'recipients_to', 'recipients_cc', 'recipients_bcc', 'locked_at', 'lock_reason', 'created_at',
 ] as const;
+
+/**
+ * Envelopes that went out. One sent by reference whose payload never reached this service was
+ * never handed back to the mail system (the gateway retried under a new envelope), so nobody
+ * received it: the message lists and read-by notices leave it out, and unfinished-uploads.ts
+ * deletes it after a day.
+ */
+export const uploadFinished = (eb: ExpressionBuilder<DB, 'envelopes'>) =>
+  eb.or([eb('payload_transport', '<>', 'reference'), eb('payload_stored_at', 'is not', null)]);
 
 /** Inserts envelopes in one statement; returns the ids that were inserted (taken ids are skipped). */
 export async function insertEnvelopes(db: Kysely<DB>, rows: Insertable<EnvelopesTable>[]): Promise<string[]> {
@@ -78,8 +87,7 @@ export async function deleteUnfinishedUploads(db: Kysely<DB>, createdBefore: Dat
       eb
         .selectFrom('envelopes')
         .select('id')
-        .where('payload_transport', '=', 'reference')
-        .where('payload_stored_at', 'is', null)
+        .where((w) => w.not(uploadFinished(w)))
         .where('created_at', '<', createdBefore)
         .limit(limit),
     )

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
+import { uploadFinished } from '../envelopes/envelope-repository.ts';
 
 export interface DueEnvelope {
   id: string;
@@ -30,8 +31,7 @@ export async function claimDue(db: Kysely<DB>, worker: string, now: Date, staleB
         .where('read_by', '<=', now)
         .where('read_by_notified_at', 'is', null)
         .where('locked_at', 'is', null)
-        // An envelope whose payload never arrived was never sent (see unfinished-uploads.ts).
-        .where((w) => w.or([w('payload_transport', '<>', 'reference'), w('payload_stored_at', 'is not', null)]))
+        .where(uploadFinished)
         .where((w) => w.or([w('read_by_claimed_at', 'is', null), w('read_by_claimed_at', '<', staleBefore)]))
         .orderBy('read_by')
         .limit(limit)

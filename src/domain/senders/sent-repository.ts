@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
+import { uploadFinished } from '../envelopes/envelope-repository.ts';
 
 const COLUMNS = ['id', 'org_id', 'sender', 'subject', 'created_at', 'expires_at', 'read_by', 'locked_at', 'lock_reason', 'recipients_to', 'recipients_cc', 'recipients_bcc'] as const;
 
@@ -7,18 +8,11 @@ const COLUMNS = ['id', 'org_id', 'sender', 'subject', 'created_at', 'expires_at'
 const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const anyRecipientLike = (like: string) => sql<boolean>`exists (select 1 from unnest(recipients_to || recipients_cc || recipients_bcc) as r(address) where r.address ilike ${like})`;
 
-/**
- * Envelopes that went out: one sent by reference whose payload never reached this service was
- * never handed back to the mail system (the gateway retried with a new envelope), so nobody
- * received it, and the sweep in unfinished-uploads.ts removes it after a day.
- */
-const uploaded = (eb: ExpressionBuilder<DB, 'envelopes'>) => eb.or([eb('payload_transport', '<>', 'reference'), eb('payload_stored_at', 'is not', null)]);
-
 export type SentRow = Awaited<ReturnType<typeof listSent>>['rows'][number];
 
 /** Envelopes sent from any of `senders`, newest first, optionally filtered by subject or recipient. */
 export async function listSent(db: Kysely<DB>, senders: readonly string[], opts: { q: string | null; offset: number; limit: number }) {
-  let query = db.selectFrom('envelopes').where('sender', 'in', senders).where(uploaded);
+  let query = db.selectFrom('envelopes').where('sender', 'in', senders).where(uploadFinished);
   if (opts.q) {
     const like = likePattern(opts.q);
     query = query.where((eb) => eb.or([eb('subject', 'ilike', like), anyRecipientLike(like)]));
@@ -39,7 +33,7 @@ const inScope = (scope: OrgScope) => (eb: ExpressionBuilder<DB, 'envelopes'>) =>
 
 /** An organisation's envelopes, newest first (administrators: metadata only, never content). */
 export async function listInOrg(db: Kysely<DB>, scope: OrgScope, opts: { q: string | null; offset: number; limit: number }) {
-  let query = db.selectFrom('envelopes').where(inScope(scope)).where(uploaded);
+  let query = db.selectFrom('envelopes').where(inScope(scope)).where(uploadFinished);
   if (opts.q) {
     const like = likePattern(opts.q);
     query = query.where((eb) => eb.or([eb('subject', 'ilike', like), eb('sender', 'ilike', like), anyRecipientLike(like)]));
