@@ -9,7 +9,7 @@ import type { AccountMail } from '../../src/domain/accounts/account-mail.ts';
 import { consumeEmailToken, checkEmailToken, issueEmailToken, EMAIL_TOKEN_LIFETIME_MS } from '../../src/domain/accounts/email-tokens.ts';
 import { createSessionService, SESSION_LIMITS } from '../../src/domain/accounts/session-service.ts';
 import { createThrottle } from '../../src/domain/accounts/throttle.ts';
-import { secondsUntilAllowed, THROTTLE_POLICIES, waitAfter } from '../../src/domain/accounts/throttle-policy.ts';
+import { secondsUntilAllowed, THROTTLE_POLICIES, waitAfter, waitSchedule, type ThrottleScope } from '../../src/domain/accounts/throttle-policy.ts';
 import { engines } from '../helpers/databases.ts';
 
 
@@ -43,6 +43,11 @@ t.test('throttle policies: free attempts, then doubling waits up to a cap; idle 
   t.equal(secondsUntilAllowed(p, { attempts: 1000, lastAt: last }, new Date(last.getTime() + p.forgetAfterSeconds * 1000)), 0, 'forgotten after the idle period');
   for (const [scope, policy] of Object.entries(THROTTLE_POLICIES)) {
     t.ok(policy.forgetAfterSeconds > policy.capSeconds, `${scope}: a counter outlives its longest wait`);
+  }
+  t.same(waitSchedule(p), [0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 60], 'the table of waits ends at the cap');
+  for (const policy of Object.values(THROTTLE_POLICIES)) {
+    const table = waitSchedule(policy);
+    for (const n of [0, policy.free, table.length - 1, table.length, 5000]) t.equal(table[Math.min(n, table.length - 1)], waitAfter(policy, n));
   }
   t.ok(THROTTLE_POLICIES['passphrase-account'].capSeconds <= 60, 'nobody locks an owner out for more than a minute');
   t.ok(THROTTLE_POLICIES['passphrase-network'].capSeconds > THROTTLE_POLICIES['passphrase-account'].capSeconds, 'the heavy waits are on the network');
@@ -86,7 +91,7 @@ for (const engine of engines()) {
     // PostgreSQL only: PGlite has one connection, so its attempts never run side by side.
     if (opened.url) t.test('throttle: attempts that meet on a counter created under them count only while they may', async (t) => {
       // A second connection creates the counter in a transaction it holds open, so every attempt
-      // starts without seeing it and then waits on it: the race countAttempt must handle.
+      // starts without seeing it and then waits on it: the race creating a counter must handle.
       const holder = new pg.Client({ connectionString: opened.url! });
       await holder.connect();
       t.teardown(() => holder.end());
@@ -130,6 +135,31 @@ for (const engine of engines()) {
         }),
       );
       t.same(failures.map((e) => (e as Error).message), [], 'no attempt and no settle failed');
+    });
+
+    t.test('throttle: the database refuses exactly the attempts the policy says must wait, and counts the rest', async (t) => {
+      // The statement compares times against the policy's table of waits; this walks every
+      // policy across its counts and the edges of each wait and of forgetting.
+      const throttle = createThrottle({ db, now: clock });
+      let n = 0;
+      for (const [scope, policy] of Object.entries(THROTTLE_POLICIES) as [ThrottleScope, (typeof THROTTLE_POLICIES)[ThrottleScope]][]) {
+        for (const attempts of [0, policy.free - 1, policy.free, policy.free + 1, policy.free + 3, policy.free + 40, 5000]) {
+          const wait = waitAfter(policy, attempts) * 1000;
+          const forget = policy.forgetAfterSeconds * 1000;
+          for (const elapsed of [-5, 0, 1, wait - 1, wait, wait + 1, forget - 1, forget]) {
+            const key = { scope, key: `edge-${n++}` };
+            const lastAt = new Date(now - elapsed);
+            await db.insertInto('auth_throttle').values({ scope, key: key.key, attempts, last_at: lastAt }).execute();
+            const expected = secondsUntilAllowed(policy, { attempts, lastAt }, clock());
+            const verdict = await throttle.attempt([key]);
+            const label = `${scope}, ${attempts} attempts, last ${elapsed} ms ago`;
+            t.same(verdict, expected === 0 ? { allowed: true } : { allowed: false, retryAfter: expected }, label);
+            const row = await db.selectFrom('auth_throttle').select(['attempts', 'last_at']).where('scope', '=', scope).where('key', '=', key.key).executeTakeFirstOrThrow();
+            const counted = elapsed >= forget ? 1 : attempts + 1;
+            t.same([row.attempts, row.last_at.getTime()], expected === 0 ? [counted, now] : [attempts, lastAt.getTime()], `${label}: counted only when allowed`);
+          }
+        }
+      }
     });
 
     t.test('throttle: one waiting key blocks the attempt and nothing is counted on the others', async (t) => {

@@ -38,6 +38,16 @@ export function waitAfter(policy: ThrottlePolicy, attempts: number): number {
   return Math.min(policy.capSeconds, policy.baseSeconds * 2 ** (attempts - policy.free));
 }
 
+/**
+ * waitAfter as a table, for the database to look up: entry n is the wait after n attempts, and
+ * the last entry (the cap) stands for every count beyond it.
+ */
+export function waitSchedule(policy: ThrottlePolicy): number[] {
+  const waits = [waitAfter(policy, 0)];
+  while (waits[waits.length - 1]! < policy.capSeconds) waits.push(waitAfter(policy, waits.length));
+  return waits;
+}
+
 /** Whether the counter has been idle long enough to start afresh. */
 export function isForgotten(policy: ThrottlePolicy, lastAt: Date, now: Date): boolean {
   return now.getTime() - lastAt.getTime() >= policy.forgetAfterSeconds * 1000;

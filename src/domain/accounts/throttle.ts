@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import { isForgotten, secondsUntilAllowed, THROTTLE_POLICIES, type ThrottleScope } from './throttle-policy.ts';
+import { isForgotten, secondsUntilAllowed, THROTTLE_POLICIES, waitSchedule, type ThrottleScope } from './throttle-policy.ts';
 import * as repo from './throttle-repository.ts';
 
 export interface ThrottleKey {
@@ -28,6 +28,15 @@ export interface Throttle {
   wait(keys: readonly ThrottleKey[]): Promise<number>;
 }
 
+/** Seconds until none of these counters makes an attempt wait. */
+function longestWait(counters: readonly { scope: string; attempts: number; last_at: Date }[], at: Date): number {
+  let retryAfter = 0;
+  for (const row of counters) {
+    retryAfter = Math.max(retryAfter, secondsUntilAllowed(THROTTLE_POLICIES[row.scope as ThrottleScope], { attempts: row.attempts, lastAt: row.last_at }, at));
+  }
+  return retryAfter;
+}
+
 /** Idle counters are deleted every this many attempts made through one process. */
 const PURGE_EVERY = 500;
 
@@ -36,6 +45,7 @@ export function createThrottle(deps: { db: Kysely<DB>; now?: () => Date }): Thro
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
   let attempts = 0;
+  const schedules = Object.fromEntries(Object.entries(THROTTLE_POLICIES).map(([scope, policy]) => [scope, waitSchedule(policy)])) as Record<ThrottleScope, number[]>;
 
   async function purge(at: Date) {
     for (const [scope, policy] of Object.entries(THROTTLE_POLICIES)) {
@@ -48,20 +58,25 @@ export function createThrottle(deps: { db: Kysely<DB>; now?: () => Date }): Thro
       if (keys.length === 0) return { allowed: true };
       const at = now();
       if (++attempts % PURGE_EVERY === 0) await purge(at);
+      const fast = await repo.countAttempt(
+        db,
+        keys.map((k) => ({ ...k, waits: schedules[k.scope], forgetSeconds: THROTTLE_POLICIES[k.scope].forgetAfterSeconds })),
+        at,
+      );
+      if (fast.counted) return { allowed: true };
+      if (!fast.missing) {
+        // countAttempt and secondsUntilAllowed make the same comparison; were they ever to differ,
+        // a refused attempt must still say to wait rather than "try again in 0 seconds".
+        return { allowed: false, retryAfter: Math.max(1, longestWait(fast.counters, at)) };
+      }
+      // A counter does not exist yet: create it under a lock, in a transaction.
       return db.transaction().execute(async (tx) => {
         const rows = await repo.lockCounters(tx, keys, at);
-        let retryAfter = 0;
-        for (const row of rows) {
-          const policy = THROTTLE_POLICIES[row.scope as ThrottleScope];
-          retryAfter = Math.max(retryAfter, secondsUntilAllowed(policy, { attempts: row.attempts, lastAt: row.last_at }, at));
-        }
+        const retryAfter = longestWait(rows, at);
         if (retryAfter > 0) return { allowed: false, retryAfter };
         await repo.setCounters(
           tx,
-          rows.map((row) => {
-            const policy = THROTTLE_POLICIES[row.scope as ThrottleScope];
-            return { scope: row.scope, key: row.key, attempts: isForgotten(policy, row.last_at, at) ? 1 : row.attempts + 1 };
-          }),
+          rows.map((row) => ({ scope: row.scope, key: row.key, attempts: isForgotten(THROTTLE_POLICIES[row.scope as ThrottleScope], row.last_at, at) ? 1 : row.attempts + 1 })),
           at,
         );
         return { allowed: true };
@@ -72,12 +87,7 @@ export function createThrottle(deps: { db: Kysely<DB>; now?: () => Date }): Thro
     },
     async wait(keys) {
       const at = now();
-      let retryAfter = 0;
-      for (const row of await repo.readCounters(db, keys)) {
-        const policy = THROTTLE_POLICIES[row.scope as ThrottleScope];
-        retryAfter = Math.max(retryAfter, secondsUntilAllowed(policy, { attempts: row.attempts, lastAt: row.last_at }, at));
-      }
-      return retryAfter;
+      return longestWait(await repo.readCounters(db, keys), at);
     },
   };
 }
