@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { preparingClient } from './prepared-statements.ts';
 import type { DB } from './schema.ts';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -42,6 +43,8 @@ async function openPostgres(url: string): Promise<Database> {
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
+    // The service runs a few dozen distinct statements; these bounds leave room and cap the memory.
+    Client: preparingClient({ maxNames: 2000, maxPerConnection: 500 }),
     // Counts and byte sizes stay far below 2^53, so numbers are safe and match PGlite.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
