@@ -46,3 +46,39 @@ export function runClientWorker(client: string, data: object): Promise<number> {
     worker.once('exit', (code) => code !== 0 && reject(new Error(`${client} exited with ${code}`)));
   });
 }
+
+/**
+ * A load client (a module under bench/) kept running in its own thread for several runs: each
+ * run(count) posts the count and resolves with the rate the client reports; stop() ends it.
+ */
+export function startClientWorker(client: string, data: object): { run(count: number): Promise<number>; stop(): Promise<void> } {
+  const worker = new Worker(new URL(client, import.meta.url), { workerData: data });
+  let failed: Error | null = null;
+  let waiting: { resolve: (rate: number) => void; reject: (err: Error) => void } | null = null;
+  const fail = (err: Error) => {
+    failed = err;
+    waiting?.reject(err);
+    waiting = null;
+  };
+  worker.on('message', (rate: number) => {
+    waiting?.resolve(rate);
+    waiting = null;
+  });
+  worker.once('error', fail);
+  worker.once('exit', (code) => fail(new Error(`${client} exited with ${code}`)));
+  return {
+    run(count) {
+      if (failed) return Promise.reject(failed);
+      return new Promise((resolve, reject) => {
+        waiting = { resolve, reject };
+        worker.postMessage(count);
+      });
+    },
+    async stop() {
+      if (failed) return;
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage('stop');
+      await exited;
+    },
+  };
+}
