@@ -35,7 +35,7 @@ export async function benchSignins(opts: { count: number; callers: number; creat
   try {
     await migrate(database, MIGRATIONS_DIR);
     const config = loadConfig({ LOG_LEVEL: 'silent', DATA_DIR: '/tmp/waxseal-bench', PUBLIC_URL: 'http://127.0.0.1:8080' });
-    // As the key service makes it (src/runtime.ts): one hash per core at once.
+    // As the key service makes it (src/runtime.ts): one hash per core at once, and one more.
     const hasher = createPassphraseHasher({ maxConcurrent: config.hashConcurrency });
     const services = createServices({ database, keyRing: createKeyRing(new Map([[1, randomBytes(32)]])), payloads: createFilePayloadStore('/tmp/waxseal-bench/payloads'), publicUrl: config.publicUrl, hasher });
     const stored = await hasher.hash(PASSPHRASE);

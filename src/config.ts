@@ -109,12 +109,14 @@ function httpUrl(env: Env, name: string, fallback: string | null): string | null
 }
 
 /**
- * One hash per core by default: argon2 keeps a core busy, so more at once only makes each
- * slower. The pool gets four threads more than the hashes (libuv's own default), so a burst of
- * sign-ins never holds up file and DNS work.
+ * One hash per core, and one more, by default: argon2 keeps a core busy, but a core whose hash
+ * has ended waits for the event loop to hand it the next one, and the extra hash runs in that
+ * gap (idle CPU during sign-ins fell from 1.1 to 0.4 ms a sign-in on 2 cores,
+ * docs/benchmarks.md). The pool gets four threads more than the hashes (libuv's own default),
+ * so a burst of sign-ins never holds up file and DNS work.
  */
 function hashing(env: Env): { hashConcurrency: number; threadPoolSize: number } {
-  const hashConcurrency = int(env, 'HASH_CONCURRENCY', Math.min(os.availableParallelism(), 64), 1, 64);
+  const hashConcurrency = int(env, 'HASH_CONCURRENCY', Math.min(os.availableParallelism() + 1, 64), 1, 64);
   const threadPoolSize = int(env, 'UV_THREADPOOL_SIZE', hashConcurrency + 4, 1, 1024);
   if (threadPoolSize <= hashConcurrency) {
     throw new ConfigError('UV_THREADPOOL_SIZE', `${threadPoolSize} leaves no thread for files and DNS beside ${hashConcurrency} passphrase hashes (HASH_CONCURRENCY): make it larger`);

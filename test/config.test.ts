@@ -11,7 +11,7 @@ t.test('defaults: embedded database in ./data on port 8080', async (t) => {
   t.equal(c.publicUrl, 'http://localhost:8080');
   t.same(c.kek, { source: 'file', path: path.resolve('/srv/app/data/kek.json'), create: true });
   t.equal(c.logLevel, 'info');
-  t.equal(c.hashConcurrency, os.availableParallelism(), 'one passphrase hash per core');
+  t.equal(c.hashConcurrency, os.availableParallelism() + 1, 'one passphrase hash per core, and one more');
   t.equal(c.threadPoolSize, c.hashConcurrency + 4, 'and four threads more for files and DNS');
 });
 
