@@ -147,12 +147,16 @@ export async function accountPageRoutes(app: FastifyInstance, opts: AccountRoute
         return renderSignin(request, reply, { locale, session, status: 400, error: t('account:signin.wrong') });
       }
       default: {
-        const result = await accounts.signIn({ email, passphrase: field(body, 'passphrase'), network: networkOf(request) });
+        const result = await accounts.signInWithSession({
+          email,
+          passphrase: field(body, 'passphrase'),
+          network: networkOf(request),
+          session: { remember, userAgent: request.headers['user-agent'] ?? null, ip: request.ip },
+        });
         if (result.ok) {
           // A fresh session every time (no fixation); whatever session this browser had ends.
           if (session) await sessions.revoke(session.accountId, session.id);
-          const created = await sessions.create(result.accountId, { remember, userAgent: request.headers['user-agent'] ?? null, ip: request.ip });
-          setSessionCookie(reply, sessions, created.session, created.cookie);
+          setSessionCookie(reply, sessions, result.started.session, result.started.cookie);
           return seeOther(reply, afterPassphrase(request, reply, next));
         }
         const status = result.kind === 'throttled' ? 429 : 400;

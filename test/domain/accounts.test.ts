@@ -283,6 +283,30 @@ for (const engine of engines()) {
       t.same(await checkEmailToken(db, 'reset', reset, clock()), { ok: false, reason: 'expired' });
     });
 
+    t.test('accounts: a sign-in with a session opens it and settles the counters; a wrong passphrase opens none', async (t) => {
+      const sessions = createSessionService({ db, now: clock });
+      const hasher = createPassphraseHasher();
+      const accounts = createAccountService({ db, hasher, policy: createPassphrasePolicy(), throttle: createThrottle({ db, now: clock }), sessions, mailer: { send: async () => {} }, now: clock });
+      const passphrase = 'a settled kind of passphrase';
+      const id = (await db.insertInto('accounts').values({ name: 'Settle', passphrase_hash: await hasher.hash(passphrase), security_phrase: 'p', locale: 'en' }).returning('id').executeTakeFirstOrThrow()).id;
+      await db.insertInto('account_addresses').values({ account_id: id, address: 'settle@example.test', verified_at: clock() }).execute();
+      const network = '198.51.100.77';
+      const counters = async () => (await db.selectFrom('auth_throttle').select(['key', 'attempts']).where('key', 'in', [`account:${id}`, network]).orderBy('key').execute()).map((r) => [r.key, r.attempts]);
+      const countSessions = async () => (await db.selectFrom('account_sessions').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', id).executeTakeFirstOrThrow()).n;
+
+      const wrong = await accounts.signInWithSession({ email: 'settle@example.test', passphrase: 'not the passphrase at all', network, session: { remember: false } });
+      t.same(wrong, { ok: false, kind: 'wrong' });
+      t.equal(Number(await countSessions()), 0, 'a wrong passphrase opens no session');
+      t.same(await counters(), [[network, 1], [`account:${id}`, 1]], 'and stays counted');
+
+      const good = await accounts.signInWithSession({ email: 'Settle@Example.test', passphrase, network, session: { remember: true, userAgent: 'UA', ip: '198.51.100.77' } });
+      if (!good.ok) throw new Error(`sign-in failed: ${JSON.stringify(good)}`);
+      t.equal(good.accountId, id);
+      t.same(await sessions.fromCookie(good.started.cookie), good.started.session, 'the cookie stands for the new session');
+      t.equal(good.started.session.remember, true);
+      t.same(await counters(), [[network, 1], [`account:${id}`, 0]], "the account's counter cleared, the network's good attempt taken back");
+    });
+
     t.test('accounts: two pending claims verified at once, one wins', async (t) => {
       const sent: AccountMail[] = [];
       const accounts = createAccountService({
@@ -290,6 +314,7 @@ for (const engine of engines()) {
         hasher: createPassphraseHasher(),
         policy: createPassphrasePolicy(),
         throttle: createThrottle({ db, now: clock }),
+        sessions: createSessionService({ db, now: clock }),
         mailer: { send: async (m) => void sent.push(m) },
         now: clock,
       });

@@ -8,7 +8,11 @@ import * as tokenRepo from './token-repository.ts';
 import { addressKey, normaliseAddress } from './addresses.ts';
 import type { AccountMailer } from './account-mail.ts';
 import { consumeEmailToken, checkEmailToken, issueEmailToken, type TokenCheck } from './email-tokens.ts';
+import type { SessionService, SessionStart, StartedSession } from './session-service.ts';
 import type { Throttle, ThrottleKey } from './throttle.ts';
+
+/** The counters a good passphrase settles: the account's cleared, the network's attempt taken back. */
+type Settlement = { clear: ThrottleKey[]; takeBack: ThrottleKey[] };
 
 export interface Account {
   id: string;
@@ -30,6 +34,8 @@ export type FieldErrors = Partial<Record<AccountField, string>>;
 
 export type Refused = { ok: false; kind: 'invalid'; errors: FieldErrors } | { ok: false; kind: 'throttled'; retryAfter: number };
 export type SignInResult = { ok: true; accountId: string } | { ok: false; kind: 'wrong' } | { ok: false; kind: 'throttled'; retryAfter: number };
+/** A sign-in that was asked to open a session has it when it succeeds. */
+export type SignInWithSession = { ok: true; accountId: string; started: StartedSession } | Exclude<SignInResult, { ok: true }>;
 export type VerifyResult = { ok: true; accountId: string; address: string } | { ok: false; reason: 'invalid' | 'expired' | 'used' | 'taken' };
 export type ResetResult = { ok: true; accountId: string } | { ok: false; kind: 'token'; reason: 'invalid' | 'expired' | 'used' } | { ok: false; kind: 'invalid'; errors: FieldErrors };
 
@@ -54,6 +60,11 @@ export interface AccountService {
   /** Spends a verification token: the address now belongs to that account. */
   verifyAddress(token: string): Promise<VerifyResult>;
   signIn(input: { email: string; passphrase: string } & Origin): Promise<SignInResult>;
+  /**
+   * signIn, and on success a new session for the browser, opened in the same statement that
+   * settles the throttle's counters (a sign-in pays for each round trip to the database).
+   */
+  signInWithSession(input: { email: string; passphrase: string; session: SessionStart } & Origin): Promise<SignInWithSession>;
   /** The passphrase again, for an account already signed in (High-security envelopes). */
   reauthenticate(input: { accountId: string; passphrase: string } & Origin): Promise<SignInResult>;
   /**
@@ -79,6 +90,7 @@ export interface AccountServiceDeps {
   hasher: PassphraseHasher;
   policy: PassphrasePolicy;
   throttle: Throttle;
+  sessions: SessionService;
   mailer: AccountMailer;
   now?: () => Date;
 }
@@ -109,7 +121,7 @@ function checkName(name: string): string | null {
 }
 
 export function createAccountService(deps: AccountServiceDeps): AccountService {
-  const { db, hasher, policy, throttle, mailer } = deps;
+  const { db, hasher, policy, throttle, sessions, mailer } = deps;
   const now = deps.now ?? (() => new Date());
   const background = new Set<Promise<void>>();
 
@@ -133,9 +145,16 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
   /**
    * One passphrase check behind the throttle. `account` null means nobody has this address:
    * the same counters are fed and argon2 runs once on a stand-in hash, so the answer and its
-   * timing are those of a wrong passphrase.
+   * timing are those of a wrong passphrase. `settle` settles the counters after a good one (a
+   * sign-in does it in the statement that opens its session).
    */
-  async function checkPassphrase(account: { id: string; passphrase_hash: string } | null, key: ThrottleKey, passphrase: string, network: string): Promise<SignInResult> {
+  async function checkPassphrase(
+    account: { id: string; passphrase_hash: string } | null,
+    key: ThrottleKey,
+    passphrase: string,
+    network: string,
+    settle: (accountId: string, keys: Settlement) => Promise<void> = (_, keys) => throttle.succeeded(keys),
+  ): Promise<SignInResult> {
     const keys = [key, passphraseNetwork(network)];
     const verdict = await throttle.attempt(keys);
     if (!verdict.allowed) return { ok: false, kind: 'throttled', retryAfter: verdict.retryAfter };
@@ -145,13 +164,20 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     }
     const result = await hasher.verify(account.passphrase_hash, passphrase);
     if (!result.ok) return { ok: false, kind: 'wrong' };
-    await throttle.succeeded({ clear: [key], takeBack: [passphraseNetwork(network)] });
+    await settle(account.id, { clear: [key], takeBack: [passphraseNetwork(network)] });
     if (result.needsRehash) {
       // The parameters moved on since this hash was made; only now is the passphrase at hand.
       const fresh = await hasher.hash(passphrase);
       await repo.setPassphraseHash(db, account.id, fresh, { at: now(), expected: account.passphrase_hash, changed: false });
     }
     return { ok: true, accountId: account.id };
+  }
+
+  async function signIn(input: { email: string; passphrase: string } & Origin, settle?: (accountId: string, keys: Settlement) => Promise<void>): Promise<SignInResult> {
+    const address = normaliseAddress(input.email);
+    const account = address ? await repo.findAccountByVerifiedAddress(db, address) : undefined;
+    const key: ThrottleKey = account ? accountKey(account.id) : { scope: 'passphrase-account', key: `address:${addressKey(input.email)}` };
+    return checkPassphrase(account ?? null, key, input.passphrase, input.network, settle);
   }
 
   /** The mail a resend asks for: a fresh link for the newest pending claim, or "it is taken". */
@@ -249,11 +275,14 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       }
     },
 
-    async signIn(input) {
-      const address = normaliseAddress(input.email);
-      const account = address ? await repo.findAccountByVerifiedAddress(db, address) : undefined;
-      const key: ThrottleKey = account ? accountKey(account.id) : { scope: 'passphrase-account', key: `address:${addressKey(input.email)}` };
-      return checkPassphrase(account ?? null, key, input.passphrase, input.network);
+    signIn: (input) => signIn(input),
+
+    async signInWithSession(input) {
+      let started: StartedSession | undefined;
+      const result = await signIn(input, async (accountId, settle) => {
+        started = await sessions.create(accountId, { ...input.session, settle });
+      });
+      return result.ok ? { ...result, started: started! } : result;
     },
 
     async reauthenticate(input) {

@@ -28,6 +28,7 @@ export function createAccountServices(deps: {
     hasher: deps.hasher ?? createPassphraseHasher(),
     policy: createPassphrasePolicy(),
     throttle: createThrottle({ db, now }),
+    sessions,
     mailer: createAccountMailer({ mail: deps.mail, i18n: deps.i18n, views: VIEWS_DIR, publicUrl: deps.publicUrl }),
     now,
   });

@@ -1,39 +1,25 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
+import { settleCtes, type CounterSettlement } from './throttle-repository.ts';
 
 const LISTED = ['id', 'remember', 'created_at', 'last_seen_at', 'user_agent', 'ip'] as const;
 
 /**
  * Inserts a session and, in the same statement, deletes the account's dead ones (revoked or idle
  * since `dead.idleBefore`, or created before `dead.createdBefore`): housekeeping where it costs no
- * extra round trip.
+ * extra round trip. With `settle`, the sign-in's throttle counters are settled in it too.
  */
 export async function insertSession(
   db: Kysely<DB>,
   row: { id: string; accountId: string; secretHash: Uint8Array; remember: boolean; at: Date; passphraseAt: Date; userAgent: string | null; ip: string | null },
   dead?: { idleBefore: Date; createdBefore: Date },
+  settle?: CounterSettlement,
 ) {
-  await db
-    .with('swept', (w) =>
-      w
-        .deleteFrom('account_sessions')
-        .where('account_id', '=', row.accountId)
-        .where((eb) => (dead ? eb.or([eb('revoked_at', '<', dead.idleBefore), eb('last_seen_at', '<', dead.idleBefore), eb('created_at', '<', dead.createdBefore)]) : eb.val(false)))
-        .returning('id'),
-    )
-    .insertInto('account_sessions')
-    .values({
-      id: row.id,
-      account_id: row.accountId,
-      secret_hash: row.secretHash,
-      remember: row.remember,
-      created_at: row.at,
-      passphrase_at: row.passphraseAt,
-      last_seen_at: row.at,
-      user_agent: row.userAgent,
-      ip: row.ip,
-    })
-    .execute();
+  const isDead = dead ? sql`(revoked_at < ${dead.idleBefore} OR last_seen_at < ${dead.idleBefore} OR created_at < ${dead.createdBefore})` : sql`false`;
+  await sql`WITH ${settle ? sql`${settleCtes(settle)},` : sql``}
+    swept AS (DELETE FROM account_sessions WHERE account_id = ${row.accountId} AND ${isDead} RETURNING id)
+    INSERT INTO account_sessions (id, account_id, secret_hash, remember, created_at, passphrase_at, last_seen_at, user_agent, ip)
+    VALUES (${row.id}, ${row.accountId}, ${row.secretHash}, ${row.remember}, ${row.at}, ${row.passphraseAt}, ${row.at}, ${row.userAgent}, ${row.ip})`.execute(db);
 }
 
 /** One of the two queries that read secret_hash (findSessionsWithAddresses is the other). */

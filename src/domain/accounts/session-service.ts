@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { issueToken, parseToken, secretMatches } from '../../crypto/tokens.ts';
 import * as repo from './session-repository.ts';
+import type { CounterSettlement } from './throttle-repository.ts';
 import { createReadBatcher } from '../../db/read-batcher.ts';
 
 /**
@@ -58,9 +59,25 @@ export interface CookieOptions {
   expires?: Date;
 }
 
+/** What a new session records of the browser that opens it. */
+export interface SessionStart {
+  remember: boolean;
+  userAgent?: string | null;
+  ip?: string | null;
+}
+
+/** A new session and its cookie's value (shown once). */
+export interface StartedSession {
+  session: SessionInfo;
+  cookie: string;
+}
+
 export interface SessionService {
-  /** Begins a session (always a fresh id: no fixation). `cookie` is the cookie's value, shown once. */
-  create(accountId: string, opts: { remember: boolean; userAgent?: string | null; ip?: string | null }): Promise<{ session: SessionInfo; cookie: string }>;
+  /**
+   * Begins a session (always a fresh id: no fixation). `cookie` is the cookie's value, shown
+   * once. With `settle`, a sign-in's throttle counters are settled in the same statement.
+   */
+  create(accountId: string, opts: SessionStart & { settle?: CounterSettlement }): Promise<StartedSession>;
   /** The live session a cookie value stands for: hash checked in constant time, timeouts, revocation. */
   fromCookie(value: string | undefined): Promise<SessionInfo | null>;
   /** fromCookie, with the account's verified addresses read in the same statement. */
@@ -136,6 +153,7 @@ export function createSessionService(deps: { db: Kysely<DB>; now?: () => Date })
         db,
         { id: issued.id, accountId, secretHash: issued.secretHash, remember: opts.remember, at, passphraseAt: at, userAgent, ip: opts.ip ?? null },
         { idleBefore: new Date(at.getTime() - SESSION_LIMITS.rememberedIdleMs), createdBefore: new Date(at.getTime() - SESSION_LIMITS.rememberedAbsoluteMs) },
+        opts.settle,
       );
       return { session: { id: issued.id, accountId, createdAt: at, passphraseAt: at, remember: opts.remember }, cookie: issued.token };
     },

@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 
 export interface CounterKey {
@@ -84,20 +84,36 @@ export async function setCounters(tx: Kysely<DB>, counters: readonly (CounterKey
 }
 
 /**
- * After a success, in one statement: the counters in `clear` start from zero and those in
- * `takeBack` lose one attempt (never below zero). The rows are locked first, in the same order
- * as countAttempt and lockCounters take them: a settle that locked them in another order deadlocked with a
+ * After a success: the counters in `clear` start from zero and those in `takeBack` lose one
+ * attempt (never below zero). The rows are locked first, in the same order as countAttempt and
+ * lockCounters take them: a settle that locked them in another order deadlocked with a
  * concurrent attempt on the same two counters (one person signing in from two tabs).
+ *
+ * Written as two common table expressions (throttle_locked, throttle_settled), so that the
+ * statement that opens the session after a sign-in can settle in the same round trip.
  */
-export async function settleCounters(db: Kysely<DB>, clear: readonly CounterKey[], takeBack: readonly CounterKey[]) {
-  if (clear.length === 0 && takeBack.length === 0) return;
-  const pairs = (keys: readonly CounterKey[]) => (keys.length ? sql.join(keys.map((k) => sql`(${k.scope}, ${k.key})`)) : sql`(NULL, NULL)`);
-  await sql`WITH locked AS (
-      SELECT scope, key FROM auth_throttle WHERE (scope, key) IN (${pairs([...clear, ...takeBack])}) ORDER BY scope COLLATE "C", key COLLATE "C" FOR UPDATE
-    )
-    UPDATE auth_throttle AS t
-    SET attempts = CASE WHEN (t.scope, t.key) IN (${pairs(clear)}) THEN 0 ELSE greatest(t.attempts - 1, 0) END
-    FROM locked WHERE t.scope = locked.scope AND t.key = locked.key`.execute(db);
+export function settleCtes(keys: CounterSettlement): RawBuilder<unknown> {
+  const pairs = (list: readonly CounterKey[]) => (list.length ? sql.join(list.map((k) => sql`(${k.scope}::text, ${k.key}::text)`)) : sql`(NULL, NULL)`);
+  return sql`throttle_locked AS (
+      SELECT scope, key FROM auth_throttle WHERE (scope, key) IN (${pairs([...keys.clear, ...keys.takeBack])})
+      ORDER BY scope COLLATE "C", key COLLATE "C" FOR UPDATE
+    ),
+    throttle_settled AS (
+      UPDATE auth_throttle AS t
+      SET attempts = CASE WHEN (t.scope, t.key) IN (${pairs(keys.clear)}) THEN 0 ELSE greatest(t.attempts - 1, 0) END
+      FROM throttle_locked l WHERE t.scope = l.scope AND t.key = l.key
+      RETURNING 1
+    )`;
+}
+
+export interface CounterSettlement {
+  clear: readonly CounterKey[];
+  takeBack: readonly CounterKey[];
+}
+
+export async function settleCounters(db: Kysely<DB>, keys: CounterSettlement) {
+  if (keys.clear.length === 0 && keys.takeBack.length === 0) return;
+  await sql`WITH ${settleCtes(keys)} SELECT count(*) FROM throttle_settled`.execute(db);
 }
 
 export async function readCounters(db: Kysely<DB>, keys: readonly CounterKey[]) {

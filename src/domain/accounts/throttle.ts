@@ -83,7 +83,7 @@ export function createThrottle(deps: { db: Kysely<DB>; now?: () => Date }): Thro
       });
     },
     async succeeded(opts) {
-      await repo.settleCounters(db, opts.clear ?? [], opts.takeBack ?? []);
+      await repo.settleCounters(db, { clear: opts.clear ?? [], takeBack: opts.takeBack ?? [] });
     },
     async wait(keys) {
       const at = now();
