@@ -60,9 +60,8 @@ export async function countAttempt(db: Kysely<DB>, rules: readonly CounterRule[]
 /**
  * Makes sure every counter has a row and locks them all for the rest of the transaction, in one
  * statement: an upsert whose conflict branch changes nothing but takes the row lock, returning
- * each counter as it stands. Keys are sorted (by code unit, as COLLATE "C" sorts them in the other
- * statements), so two requests sharing keys lock them in the same
- * order and cannot deadlock.
+ * each counter as it stands. Keys are sorted by code unit, as COLLATE "C" sorts them in the other
+ * statements here, so two requests sharing keys lock them in the same order and cannot deadlock.
  */
 export async function lockCounters(tx: Kysely<DB>, keys: readonly CounterKey[], now: Date) {
   const sorted = [...keys].sort((a, b) => (a.scope === b.scope ? (a.key < b.key ? -1 : 1) : a.scope < b.scope ? -1 : 1));
